@@ -1,0 +1,1 @@
+"""The ROS-free core: robot descriptions, simulation, data, models, planners and training."""

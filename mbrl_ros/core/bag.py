@@ -1,0 +1,143 @@
+"""rosbag2 recordings: chunked writing of serialized messages, and reading them back as time series.
+
+Chunks are whole rosbag2 directories. The open one is named `*.active`; it is renamed when closed,
+so a reader that lists closed chunks never sees a file still being written, and a killed writer
+loses at most the open chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from .joint_state import BadJointState, state_vector
+
+TYPESTORE = get_typestore(Stores.ROS2_KILTED)
+STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+ACTIVE_SUFFIX = ".active"
+
+
+class ChunkedBagWriter:
+    """Writes serialized (CDR) messages of known topics into rotating rosbag2 chunks."""
+
+    def __init__(self, directory: str | Path, topics: dict[str, str], chunk_seconds: float = 10.0,
+                 chunk_bytes: int = 64 * 2**20, storage: str = "mcap", prefix: str = "chunk"):
+        if storage not in STORAGE:
+            raise ValueError(f"storage must be one of {sorted(STORAGE)}, got {storage!r}")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.topics, self.storage = topics, storage
+        self.chunk_seconds, self.chunk_bytes = chunk_seconds, chunk_bytes
+        self.prefix = f"{prefix}_{time.strftime('%Y%m%d_%H%M%S')}"
+        self.index, self.closed = 0, []
+        self._writer = None
+        self.messages_written = 0
+
+    def _open(self) -> None:
+        self._path = self.directory / f"{self.prefix}_{self.index:05d}{ACTIVE_SUFFIX}"
+        self._writer = Writer(self._path, version=8, storage_plugin=STORAGE[self.storage])
+        self._writer.open()
+        self._connections = {topic: self._writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+                             for topic, msgtype in self.topics.items()}
+        self._opened_at, self._bytes = time.monotonic(), 0
+
+    def write(self, topic: str, timestamp_ns: int, data: bytes) -> None:
+        if self._writer is None:
+            self._open()
+        self._writer.write(self._connections[topic], timestamp_ns, data)
+        self._bytes += len(data)
+        self.messages_written += 1
+        if self._bytes >= self.chunk_bytes or time.monotonic() - self._opened_at >= self.chunk_seconds:
+            self.rotate()
+
+    def open_seconds(self) -> float:
+        """How long the open chunk has been open (0 when none is)."""
+        return 0.0 if self._writer is None else time.monotonic() - self._opened_at
+
+    def rotate(self) -> Path | None:
+        """Close the open chunk (if any) and publish it under its final name."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        final = self._path.with_name(self._path.name[: -len(ACTIVE_SUFFIX)])
+        self._path.rename(final)
+        self.closed.append(final)
+        self.index += 1
+        return final
+
+    def close(self) -> None:
+        self.rotate()
+
+
+def closed_chunks(directory: str | Path) -> list[Path]:
+    """The complete rosbag2 directories under `directory`, oldest name first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir()
+                  if p.is_dir() and not p.name.endswith(ACTIVE_SUFFIX) and (p / "metadata.yaml").exists())
+
+
+def find_bags(path: str | Path) -> list[Path]:
+    """`path` itself if it is a rosbag2 directory, else the bags inside it."""
+    path = Path(path)
+    if (path / "metadata.yaml").exists():
+        return [path]
+    bags = closed_chunks(path)
+    if not bags:
+        raise FileNotFoundError(f"no rosbag2 recording (a folder with metadata.yaml) in {path}")
+    return bags
+
+
+@dataclass
+class RobotSeries:
+    """Time series (seconds) of the robot's state and commands read from one or more bags."""
+
+    state_times: np.ndarray
+    states: np.ndarray
+    command_times: np.ndarray
+    commands: np.ndarray
+    rejected: dict  # reason -> count of messages that could not be used
+
+
+def read_robot_series(bags: list[Path], state_topic: str, command_topic: str, joints: list[str]) -> RobotSeries:
+    """Joint states (matched by name) and commands from bags, timed by when they were recorded.
+
+    Malformed messages are skipped and counted by reason; nothing else about them is lost.
+    """
+    state_times, states, command_times, commands, rejected = [], [], [], [], {}
+
+    def reject(reason: str) -> None:
+        rejected[reason] = rejected.get(reason, 0) + 1
+
+    with AnyReader([Path(b) for b in bags], default_typestore=TYPESTORE) as reader:
+        wanted = [c for c in reader.connections if c.topic in (state_topic, command_topic)]
+        for connection, timestamp, raw in reader.messages(connections=wanted):
+            try:
+                message = reader.deserialize(raw, connection.msgtype)
+            except Exception:  # a corrupt record must not stop the rest
+                reject(f"{connection.topic}: cannot deserialize")
+                continue
+            if connection.topic == state_topic:
+                try:
+                    states.append(state_vector(message.name, message.position, message.velocity, joints))
+                    state_times.append(timestamp * 1e-9)
+                except BadJointState as error:
+                    reject(f"{state_topic}: {error}")
+            else:
+                data = np.asarray(message.data, dtype=float)
+                if data.shape != (len(joints),) or not np.all(np.isfinite(data)):
+                    reject(f"{command_topic}: not {len(joints)} finite values")
+                    continue
+                commands.append(data)
+                command_times.append(timestamp * 1e-9)
+    width = 2 * len(joints)
+    return RobotSeries(np.array(state_times), np.array(states).reshape(-1, width),
+                       np.array(command_times), np.array(commands).reshape(-1, len(joints)), rejected)

@@ -1,0 +1,51 @@
+"""Save and load dynamics checkpoints: written atomically, read with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .ensemble import GaussianEnsemble
+
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message says which file and why."""
+
+
+def save_checkpoint(path: str | Path, model: GaussianEnsemble, metadata: dict) -> Path:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "model": model.config(), "state_dict": model.state_dict(), "metadata": metadata}
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianEnsemble, dict]:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # missing, truncated, not a torch file, or unsafe content
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an mbrl_ros checkpoint of format {FORMAT}")
+    try:
+        model = GaussianEnsemble(**payload["model"]).to(device)
+        model.load_state_dict(payload["state_dict"])
+    except Exception as error:
+        raise CheckpointError(f"{path} does not hold a valid model: {error}") from error
+    model.eval()
+    return model, dict(payload.get("metadata", {}))

@@ -1,0 +1,82 @@
+"""Probabilistic ensemble dynamics model (PETS, Chua et al. 2018): Gaussian delta-state predictions.
+
+All members run in one batched matmul per layer: inputs are shaped (members, batch, features).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class EnsembleLinear(nn.Module):
+    def __init__(self, members: int, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
+        nn.init.trunc_normal_(self.weight, std=1.0 / (2.0 * math.sqrt(in_features)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class GaussianEnsemble(nn.Module):
+    """Predicts next state = state + delta, delta ~ N(mean, var), one Gaussian per member.
+
+    Inputs are normalised with data statistics and so are the delta targets; the log-variance is
+    kept between learned soft bounds so that it cannot collapse or explode.
+    """
+
+    def __init__(self, state_dim: int, action_dim: int, members: int = 5, hidden: int = 200, layers: int = 3):
+        super().__init__()
+        self.state_dim, self.action_dim = state_dim, action_dim
+        self.members, self.hidden, self.num_layers = members, hidden, layers
+        sizes = [state_dim + action_dim] + [hidden] * layers
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes, sizes[1:]))
+        self.head = EnsembleLinear(members, hidden, 2 * state_dim)
+        self.max_logvar = nn.Parameter(torch.full((state_dim,), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((state_dim,), -10.0))
+        for name, size in (("input", state_dim + action_dim), ("target", state_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_std", torch.ones(size))
+
+    def config(self) -> dict:
+        return {"state_dim": self.state_dim, "action_dim": self.action_dim, "members": self.members,
+                "hidden": self.hidden, "layers": self.num_layers}
+
+    @torch.no_grad()
+    def set_normalization(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        for name, data in (("input", inputs), ("target", targets)):
+            getattr(self, f"{name}_mean").copy_(data.mean(0))
+            getattr(self, f"{name}_std").copy_(data.std(0).clamp_min(1e-6))
+
+    def forward(self, normalized_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of the normalised delta, (members, batch, state_dim) each."""
+        x = normalized_inputs
+        for layer in self.layers:
+            x = F.silu(layer(x))
+        mean, logvar = self.head(x).chunk(2, dim=-1)
+        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)
+        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
+        return mean, logvar
+
+    def normalize_inputs(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return (torch.cat([states, actions], dim=-1) - self.input_mean) / self.input_std
+
+    def step(self, states: torch.Tensor, actions: torch.Tensor, sample: bool = False,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Next states (members, batch, state_dim) for states and actions of the same leading shape."""
+        mean, logvar = self(self.normalize_inputs(states, actions))
+        if sample:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            mean = mean + noise * torch.exp(0.5 * logvar)
+        return states + mean * self.target_std + self.target_mean
+
+    @torch.no_grad()
+    def predict(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-member mean and variance of the next state, in the data's units."""
+        mean, logvar = self(self.normalize_inputs(states, actions))
+        return states + mean * self.target_std + self.target_mean, torch.exp(logvar) * self.target_std**2

@@ -1,0 +1,43 @@
+"""Turn a JointState's name-keyed arrays into the robot's state vector, or say why not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class BadJointState(ValueError):
+    """A joint state that must not be used; the message says why."""
+
+
+def state_vector(
+    names: Sequence[str],
+    position: Sequence[float],
+    velocity: Sequence[float],
+    joints: Sequence[str],
+) -> np.ndarray:
+    """[positions, velocities] of `joints`, matched by name, from one JointState.
+
+    Extra joints are ignored and the order of `names` does not matter. An empty array means
+    "not reported" (as ROS allows); a missing velocity is an error here because the state needs it.
+    """
+    names = list(names)
+    position, velocity = np.asarray(position, dtype=float), np.asarray(velocity, dtype=float)
+    for label, values in (("position", position), ("velocity", velocity)):
+        if len(values) == 0:
+            raise BadJointState(f"no {label} reported")
+        if len(values) != len(names):
+            raise BadJointState(f"{len(values)} {label} values for {len(names)} names")
+    if len(set(names)) != len(names):
+        raise BadJointState("a joint name appears twice")
+    index = {name: i for i, name in enumerate(names)}
+    missing = [j for j in joints if j not in index]
+    if missing:
+        raise BadJointState(f"missing joints {missing}")
+    columns = [index[j] for j in joints]
+    state = np.concatenate([position[columns], velocity[columns]])
+    if not np.all(np.isfinite(state)):
+        bad = [j for j, ok in zip(list(joints) * 2, np.isfinite(state)) if not ok]
+        raise BadJointState(f"non-finite values for {sorted(set(bad))}")
+    return state

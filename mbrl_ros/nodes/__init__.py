@@ -1,0 +1,1 @@
+"""Thin rclpy adapters around the core: one module, one executable, one node."""

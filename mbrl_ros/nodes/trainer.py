@@ -1,0 +1,101 @@
+"""trainer: learns the dynamics from the logger's closed chunks and announces each checkpoint.
+
+Runs at a lower scheduling priority and trains in bounded slices, so the controller keeps its
+deadlines on a small machine. Each checkpoint is written atomically and its path is published on
+/mbrl/model (transient local: a controller that starts later still gets it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from std_msgs.msg import String
+
+from ..core.dataset import RecordedData
+from ..core.learner import DynamicsLearner, ModelConfig, torch_device
+from ..core.training import TrainConfig
+from .common import (ERROR, LATCHED_QOS, OK, WARN, CheckedNode, in_range, non_negative, positive, run,
+                     set_torch_threads)
+
+
+class TrainerNode(CheckedNode):
+    def __init__(self):
+        super().__init__("trainer")
+        spec = self.robot_spec()
+        self.data_dir = Path(self.param("data_dir", "~/.ros/mbrl_ros/data", "logger chunks to learn from")).expanduser()
+        self.checkpoint_dir = Path(self.param("checkpoint_dir", "~/.ros/mbrl_ros/models",
+                                              "where checkpoints are written")).expanduser()
+        control_rate = self.param("control_rate", 20.0, "controller rate in Hz: the model's time step",
+                                  in_range(1.0, 1000.0))
+        state_topic = self.param("state_topic", "/joint_states", "JointState topic in the bags")
+        command_topic = self.param("command_topic", "/forward_velocity_controller/commands",
+                                   "command topic in the bags")
+        self.min_transitions = self.param("min_transitions", 400, "transitions before the first model", positive)
+        self.retrain_growth = self.param("retrain_growth", 0.25, "retrain when the data grew by this share",
+                                         positive)
+        poll_period = self.param("poll_period", 2.0, "seconds between looks for new chunks", positive)
+        threads = self.param("torch_threads", 1, "CPU threads for training", in_range(1, 256))
+        niceness = self.param("nice", 10, "scheduling niceness added to this process", in_range(0, 19))
+        device = self.param("device", "auto", "torch device: auto, cpu or cuda")
+        model = ModelConfig(
+            members=self.param("ensemble_members", 5, "ensemble size", in_range(1, 64)),
+            hidden=self.param("hidden_units", 200, "units per hidden layer", in_range(1, 4096)),
+            layers=self.param("hidden_layers", 3, "hidden layers", in_range(1, 16)))
+        training = TrainConfig(
+            max_epochs=self.param("max_epochs", 60, "epochs per training round at most", positive),
+            batch_size=self.param("batch_size", 256, "minibatch size", positive),
+            learning_rate=self.param("learning_rate", 1e-3, "Adam learning rate", positive),
+            patience=self.param("patience", 8, "epochs without held-out improvement before stopping", positive),
+            max_seconds=self.param("train_slice_seconds", 30.0, "longest training round", positive),
+            seed=self.param("seed", 0, "random seed", non_negative))
+        os.nice(niceness)
+        set_torch_threads(threads)
+
+        self.data = RecordedData(list(spec.joints), state_topic, command_topic, 1.0 / control_rate)
+        self.learner = DynamicsLearner(list(spec.joints), 1.0 / control_rate, spec.command_mode, model, training,
+                                       torch_device(device))
+        self.trained_on = 0
+        self.status = (WARN, "waiting for data", {})
+        self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
+        self.diagnostics = self.diagnostics_publisher()
+        self.create_timer(poll_period, self.on_poll)
+        self.get_logger().info(f"learning from {self.data_dir}, checkpoints to {self.checkpoint_dir}")
+
+    def on_poll(self) -> None:
+        for chunk in self.data.refresh(self.data_dir):
+            self.get_logger().debug(f"read {chunk.name}")
+        for bag, reason in self.data.unreadable.items():
+            self.get_logger().error(f"skipping unreadable chunk {bag}: {reason}", throttle_duration_sec=30.0)
+        data = self.data.transitions()
+        due = len(data) >= self.min_transitions and (
+            self.trained_on == 0 or len(data) >= self.trained_on * (1 + self.retrain_growth))
+        if due:
+            self.train(data)
+        self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {
+            **self.status[2], "transitions": len(data), "chunks": len(self.data.series),
+            "unreadable_chunks": len(self.data.unreadable), "model_version": self.learner.version}))
+
+    def train(self, data) -> None:
+        self.get_logger().info(f"training on {len(data)} transitions (model version {self.learner.version + 1})")
+        try:
+            metrics = self.learner.train(data)
+            path = self.learner.save(self.checkpoint_dir / f"model_{self.learner.version:04d}.pt", metrics)
+        except Exception as error:  # e.g. a full disk: report and try again at the next poll
+            self.status = (ERROR, f"training failed: {error}", {})
+            self.get_logger().error(f"training failed: {error}")
+            return
+        self.trained_on = len(data)
+        self.model_pub.publish(String(data=str(path)))
+        self.status = (OK, "model ready", {"validation_nll": f"{metrics['nll']:.3f}",
+                                           "validation_mse": f"{metrics['mse']:.4f}"})
+        self.get_logger().info(f"model {self.learner.version}: held-out NLL {metrics['nll']:.3f}, "
+                               f"MSE {metrics['mse']:.4f} after {metrics['epoch']} epochs -> {path}")
+
+
+def main(args=None):
+    raise SystemExit(run(TrainerNode, args=args))
+
+
+if __name__ == "__main__":
+    main()
