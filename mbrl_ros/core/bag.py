@@ -96,6 +96,22 @@ def find_bags(path: str | Path) -> list[Path]:
     return bags
 
 
+def deserialize_cdr(typestore, raw: bytes, msgtype: str):
+    """Like Typestore.deserialize_cdr, but accepting trailing padding.
+
+    Fast CDR (and so rclpy, and `ros2 bag record`) may pad a serialized message by four bytes or
+    more past the size that rosbags accepts (eProsima/Fast-CDR#299); the message itself is intact.
+    """
+    if len(raw) < 4 or bytes(raw[:2]) not in (b"\x00\x00", b"\x00\x01"):
+        raise ValueError("invalid or unsupported CDR encapsulation")
+    msgdef = typestore.get_msgdef(msgtype)
+    deserialize = msgdef.deserialize_cdr_le if raw[1] else msgdef.deserialize_cdr_be
+    message, end = deserialize(memoryview(raw)[4:], 0, msgdef.cls, typestore)
+    if end + 4 + 8 < len(raw):
+        raise ValueError(f"{len(raw) - end - 4} bytes left after a {msgtype}")
+    return message
+
+
 @dataclass
 class RobotSeries:
     """Time series (seconds) of the robot's state and commands read from one or more bags."""
@@ -121,7 +137,7 @@ def read_robot_series(bags: list[Path], state_topic: str, command_topic: str, jo
         wanted = [c for c in reader.connections if c.topic in (state_topic, command_topic)]
         for connection, timestamp, raw in reader.messages(connections=wanted):
             try:
-                message = reader.deserialize(raw, connection.msgtype)
+                message = deserialize_cdr(reader.typestore, raw, connection.msgtype)
             except Exception:  # a corrupt record must not stop the rest
                 reject(f"{connection.topic}: cannot deserialize")
                 continue

@@ -1,0 +1,59 @@
+import numpy as np
+
+from mbrl_ros.core.transitions import build_transitions
+
+DT = 0.05
+
+
+def linear_robot(state_times, command_times, commands):
+    """Position integrates the zero-order-held command; velocity is the command."""
+    index = np.searchsorted(command_times, state_times, side="right") - 1
+    positions = np.zeros(len(state_times))
+    for i, t in enumerate(state_times):
+        past = command_times[: index[i] + 1]
+        durations = np.diff(np.append(past, t))
+        positions[i] = np.sum(commands[: index[i] + 1] * durations)
+    return np.stack([positions, commands[index]], axis=1)
+
+
+def test_jittered_streams_give_the_true_transitions():
+    rng = np.random.default_rng(0)
+    jitter = 0.004
+    command_times = np.arange(0, 5, DT) + rng.uniform(-jitter, jitter, 100)
+    commands = rng.uniform(-1, 1, 100)
+    base = np.arange(0.0, 5.1, 1 / 120)
+    state_times = np.sort(base + rng.uniform(-0.002, 0.002, len(base)))
+    states = linear_robot(state_times, command_times, commands)
+    t = build_transitions(state_times, states, command_times, commands[:, None], DT)
+    assert len(t) >= 90
+    moved = t.next_states[:, 0] - t.states[:, 0]
+    # Over one period the command moved the joint by command * dt, except while the next command
+    # (at most 2 jitter early, and at most 2 away in value) already acted.
+    np.testing.assert_allclose(moved, t.actions[:, 0] * DT, atol=2 * jitter * 2.0)
+
+
+def test_gaps_in_state_drop_transitions_that_span_them():
+    command_times = np.arange(0, 2, DT)
+    commands = np.ones((40, 1))
+    state_times = np.arange(0, 2.05, 0.01)
+    state_times = state_times[(state_times < 0.8) | (state_times > 1.2)]  # a 0.4 s drop-out
+    states = np.stack([state_times, np.ones_like(state_times)], axis=1)
+    t = build_transitions(state_times, states, command_times, commands, DT)
+    assert np.all((t.states[:, 0] < 0.8) | (t.states[:, 0] > 1.2))
+    assert np.all((t.next_states[:, 0] < 0.8) | (t.next_states[:, 0] > 1.2))
+    assert 25 <= len(t) <= 32
+
+
+def test_bursts_of_commands_are_not_mistaken_for_one_period():
+    command_times = np.array([0.0, 0.01, 0.1, 0.15])
+    commands = np.array([[1.0], [2.0], [3.0], [4.0]])
+    state_times = np.arange(0, 0.5, 0.01)
+    states = np.stack([state_times, state_times], axis=1)
+    t = build_transitions(state_times, states, command_times, commands, DT)
+    assert 1.0 not in t.actions[:, 0]
+    assert {2.0, 3.0, 4.0} <= set(t.actions[:, 0])
+
+
+def test_no_data_gives_no_transitions():
+    t = build_transitions(np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 1)), DT)
+    assert len(t) == 0 and t.states.shape == (0, 2)
