@@ -9,6 +9,12 @@ from mbrl_ros.core.robot import RobotSpec
 
 torch.set_num_threads(1)
 
+# Every ROS 2 participant of this test session, in this process and in the node processes it starts,
+# stays on this machine and in a domain of its own, so parallel runs do not meet.
+os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["PYTHONUNBUFFERED"] = "1"
+
 
 @pytest.fixture(scope="session")
 def arm_params():
@@ -20,16 +26,12 @@ def arm(arm_params) -> RobotSpec:
     return RobotSpec.from_params(arm_params)
 
 
-@pytest.fixture
-def ros_env(tmp_path, worker_domain):
-    """Environment for node processes: a domain of their own, discovery kept on this machine."""
-    env = os.environ.copy()
-    env.update(ROS_DOMAIN_ID=str(worker_domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-               ROS_LOG_DIR=str(tmp_path / "ros_log"), PYTHONUNBUFFERED="1")
-    return env
-
 
 @pytest.fixture(scope="session")
-def worker_domain():
-    """One ROS_DOMAIN_ID per test session, so parallel runs on one machine do not meet."""
-    return 100 + os.getpid() % 100
+def ros():
+    """rclpy, initialised once for the session's probe nodes."""
+    import rclpy
+
+    rclpy.init()
+    yield rclpy
+    rclpy.try_shutdown()

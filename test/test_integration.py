@@ -1,0 +1,66 @@
+"""The four nodes as separate processes over DDS: they log, learn, load and reach."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from geometry_msgs.msg import PoseStamped
+
+from mbrl_ros.core.bag import closed_chunks, read_robot_series
+from mbrl_ros.core.checkpoint import load_checkpoint
+from mbrl_ros.core.joint_state import state_vector
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.launcher import Stack
+from probe import COMMAND_TOPIC, Probe
+
+SMALL_BUDGET = {
+    "min_transitions": 240, "chunk_seconds": 2.0, "max_epochs": 40, "train_slice_seconds": 15.0,
+    "retrain_growth": 10.0,  # one model is enough here
+}
+
+
+def ee_position(arm, fk, msg):
+    q = state_vector(msg.name, msg.position, msg.velocity, arm.joints)[: arm.dof]
+    return fk.position(torch.as_tensor(q)).numpy()
+
+
+@pytest.mark.timeout(240)
+def test_nodes_log_learn_load_and_reach(ros, tmp_path, arm):
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models"), **SMALL_BUDGET}
+    probe = Probe()
+    fk = arm.forward_kinematics().double()
+    with Stack(robot_config("arm"), {k: str(v) for k, v in overrides.items()}, log_dir=tmp_path / "logs") as stack:
+        probe.spin_until(lambda: len(probe.states) > 10, 30, "joint states", stack)
+        probe.spin_until(lambda: len(probe.commands) > 20, 30, "exploration commands", stack)
+        assert np.abs([c for _, c in probe.commands[-20:]]).max() > 0.01, "exploring means moving"
+
+        probe.spin_until(lambda: probe.models, 120, "a model on /mbrl/model", stack)
+        model, metadata = load_checkpoint(probe.models[-1])
+        assert metadata["joints"] == list(arm.joints) and metadata["version"] == 1
+        probe.spin_until(lambda: probe.diagnostics.get("mbrl_ros: controller", {}).get("model_version") == "1",
+                         20, "the controller to load the model", stack)
+
+        # A goal the arm can reach, well away from where it is.
+        start = ee_position(arm, fk, probe.states[-1])
+        goal = start + np.array([0.0, 0.15, -0.15])
+        msg = PoseStamped()
+        msg.header.frame_id = "panda_link0"
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, goal)
+        goal_pub = probe.create_publisher(PoseStamped, "/mbrl/goal", 10)
+        probe.spin_until(lambda: goal_pub.get_subscription_count() > 0, 10, "the controller's goal subscription")
+        goal_pub.publish(msg)
+        probe.spin_for(8.0)
+        final = ee_position(arm, fk, probe.states[-1])
+        start_error, final_error = np.linalg.norm(start - goal), np.linalg.norm(final - goal)
+        assert final_error < 0.5 * start_error, (start_error, final_error)
+        assert float(probe.diagnostics["mbrl_ros: controller"]["plan_latency_p50_ms"]) > 0
+        assert stack.dead() == {}
+
+    codes = stack.stop()
+    assert all(code == 0 for code in codes.values()), codes
+    chunks = closed_chunks(tmp_path / "data")
+    assert len(chunks) >= 3 and not list((tmp_path / "data").glob("*.active"))
+    series = read_robot_series(chunks, "/joint_states", COMMAND_TOPIC, list(arm.joints))
+    assert len(series.states) > 600 and len(series.commands) > 300 and series.rejected == {}
+    probe.destroy_node()
