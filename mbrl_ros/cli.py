@@ -17,7 +17,7 @@ def cmd_up(args) -> int:
     from .core.paths import robot_config
     from .launcher import Stack
 
-    overrides = {"gui": "true"} if args.gui else {}
+    overrides = {"gui": True} if args.gui else {}
     stack = Stack(Path(args.params) if args.params else robot_config(args.robot), overrides).start()
     print(f"started {', '.join(stack.processes)}; Ctrl-C stops them all")
     signal.signal(signal.SIGTERM, _interrupt)

@@ -92,7 +92,7 @@ def run_demo(robot: str, out_dir: Path, targets: int = 10, target_seconds: float
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     overrides = {"data_dir": str(out_dir / "data"), "checkpoint_dir": str(out_dir / "models")}
     if gui:
-        overrides["gui"] = "true"
+        overrides["gui"] = True
     rng = np.random.default_rng(seed)
     results, curve = [], []
 

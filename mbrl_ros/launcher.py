@@ -5,13 +5,17 @@ This is what `ros2 launch mbrl_ros <robot>_sim.launch.py` does, for machines wit
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 NODES = ("sim", "logger", "trainer", "controller")
 _PR_SET_PDEATHSIG = 1
@@ -28,7 +32,7 @@ def _die_with_parent() -> None:
 class Stack:
     """The node processes of one robot. Use as a context manager, or call start() and stop()."""
 
-    def __init__(self, params_file: Path, overrides: dict[str, str] | None = None, nodes=NODES,
+    def __init__(self, params_file: Path, overrides: dict | None = None, nodes=NODES,
                  log_dir: Path | None = None, env: dict | None = None):
         self.params_file, self.overrides, self.nodes = Path(params_file), overrides or {}, nodes
         self.log_dir, self.env = log_dir, env
@@ -37,11 +41,21 @@ class Stack:
     def command(self, node: str) -> list[str]:
         args = [sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args", "-r", f"__node:={node}",
                 "--params-file", str(self.params_file)]
-        for name, value in self.overrides.items():
-            args += ["-p", f"{name}:={value}"]
+        if self.overrides:
+            args += ["--params-file", str(self._overrides_file)]
         return args
 
+    def _write_overrides(self) -> None:
+        """Overrides go in a second params file, in each node's own section: a plain `-p` would lose
+        to the node's section of the first file."""
+        handle, path = tempfile.mkstemp(prefix="mbrl_ros_overrides_", suffix=".yaml")
+        with os.fdopen(handle, "w") as stream:
+            yaml.safe_dump({node: {"ros__parameters": copy.deepcopy(self.overrides)} for node in self.nodes}, stream)
+        self._overrides_file = Path(path)
+
     def start(self) -> "Stack":
+        if self.overrides:
+            self._write_overrides()
         for node in self.nodes:
             output = None
             if self.log_dir is not None:
@@ -68,6 +82,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self.overrides:
+            self._overrides_file.unlink(missing_ok=True)
         return {n: p.returncode for n, p in self.processes.items()}
 
     def __enter__(self) -> "Stack":

@@ -9,13 +9,14 @@ from geometry_msgs.msg import PoseStamped
 
 from mbrl_ros.core.bag import closed_chunks, read_robot_series
 from mbrl_ros.core.checkpoint import load_checkpoint
+from mbrl_ros.core.goals import joint_box, random_reachable_goal
 from mbrl_ros.core.joint_state import state_vector
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
 from probe import COMMAND_TOPIC, Probe
 
 SMALL_BUDGET = {
-    "min_transitions": 240, "chunk_seconds": 2.0, "max_epochs": 40, "train_slice_seconds": 15.0,
+    "min_transitions": 400, "chunk_seconds": 2.0, "max_epochs": 60, "train_slice_seconds": 15.0,
     "retrain_growth": 10.0,  # one model is enough here
 }
 
@@ -26,11 +27,11 @@ def ee_position(arm, fk, msg):
 
 
 @pytest.mark.timeout(240)
-def test_nodes_log_learn_load_and_reach(ros, tmp_path, arm):
+def test_nodes_log_learn_load_and_reach(ros, tmp_path, arm, arm_params):
     overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models"), **SMALL_BUDGET}
     probe = Probe()
     fk = arm.forward_kinematics().double()
-    with Stack(robot_config("arm"), {k: str(v) for k, v in overrides.items()}, log_dir=tmp_path / "logs") as stack:
+    with Stack(robot_config("arm"), overrides, log_dir=tmp_path / "logs") as stack:
         probe.spin_until(lambda: len(probe.states) > 10, 30, "joint states", stack)
         probe.spin_until(lambda: len(probe.commands) > 20, 30, "exploration commands", stack)
         assert np.abs([c for _, c in probe.commands[-20:]]).max() > 0.01, "exploring means moving"
@@ -41,9 +42,14 @@ def test_nodes_log_learn_load_and_reach(ros, tmp_path, arm):
         probe.spin_until(lambda: probe.diagnostics.get("mbrl_ros: controller", {}).get("model_version") == "1",
                          20, "the controller to load the model", stack)
 
-        # A goal the arm can reach, well away from where it is.
+        # A goal the arm can reach (a configuration from the explored box), well away from where it is.
         start = ee_position(arm, fk, probe.states[-1])
-        goal = start + np.array([0.0, 0.15, -0.15])
+        low, high = joint_box(arm_params["workspace_center"], arm_params["workspace_span"], arm.position_lower,
+                              arm.position_upper)
+        rng = np.random.default_rng(3)
+        goal = start
+        while np.linalg.norm(goal - start) < 0.2:
+            _, goal = random_reachable_goal(fk, low, high, rng)
         msg = PoseStamped()
         msg.header.frame_id = "panda_link0"
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, goal)

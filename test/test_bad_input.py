@@ -1,0 +1,150 @@
+"""Bad input over real topics: each node drops it with a warning, reacts safely, and stays alive."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, String
+
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.launcher import Stack
+from mbrl_ros.nodes.common import LATCHED_QOS
+from probe import COMMAND_TOPIC, Probe
+
+JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
+HOME = [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]
+
+
+def joint_state(names=JOINTS, position=HOME, velocity=(0.0,) * 7, effort=()):
+    return JointState(name=list(names), position=list(position), velocity=list(velocity), effort=list(effort))
+
+
+BAD_STATES = {
+    "missing joint": joint_state(JOINTS[:6], HOME[:6], [0.0] * 6),
+    "NaN position": joint_state(position=HOME[:3] + [math.nan] + HOME[4:]),
+    "infinite velocity": joint_state(velocity=[0.0] * 6 + [math.inf]),
+    "short position": joint_state(position=HOME[:5]),
+    "long velocity": joint_state(velocity=[0.0] * 9),
+}
+
+
+@pytest.fixture
+def controller_alone(ros, tmp_path):
+    """The controller with no sim: the test plays the robot."""
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models")}
+    with Stack(robot_config("arm"), overrides, nodes=("controller",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("robot_stand_in")
+        state_pub = probe.create_publisher(JointState, "/joint_states", 10)
+        # The probe subscribes to /joint_states itself: wait for a second subscriber, the controller's,
+        # and for its commands (safe ones, while it has no state).
+        probe.spin_until(lambda: state_pub.get_subscription_count() > 1 and probe.commands, 20, "the controller",
+                         stack)
+        yield stack, probe, state_pub
+        probe.destroy_node()
+
+
+def publish_for(probe, publisher, message, seconds, rate=50.0):
+    for _ in range(int(seconds * rate)):
+        publisher.publish(message)
+        probe.spin_for(1.0 / rate)
+
+
+@pytest.mark.timeout(120)
+def test_controller_drops_bad_states_and_sends_the_safe_command(controller_alone):
+    stack, probe, state_pub = controller_alone
+    # Valid, with joints reordered and a gripper joint added: the controller explores (moves).
+    order = [6, 2, 0, 1, 5, 4, 3]
+    good = joint_state([JOINTS[i] for i in order] + ["gripper"], [HOME[i] for i in order] + [0.04], [0.0] * 8)
+    publish_for(probe, state_pub, good, 1.5)
+    moving = probe.commands[-10:]
+    assert len(moving) == 10 and np.abs([c for _, c in moving]).max() > 0.01, "valid state: exploring"
+
+    for reason, bad in BAD_STATES.items():
+        mark = len(probe.commands)
+        publish_for(probe, state_pub, bad, 0.8)
+        after = [c for _, c in probe.commands[mark:]]
+        assert after, f"{reason}: the controller went silent"
+        assert np.allclose(after[-5:], 0.0), f"{reason}: expected the safe command, got {after[-1]}"
+        assert stack.dead() == {}, f"{reason}: {stack.dead()}"
+    probe.spin_until(lambda: int(probe.diagnostics.get("mbrl_ros: controller", {}).get("rejected_states", 0)) > 50,
+                     5, "rejections in diagnostics")
+
+    # Stale: no state at all for longer than state_timeout gives the safe command too.
+    publish_for(probe, state_pub, good, 1.0)
+    mark = len(probe.commands)
+    probe.spin_for(1.0)
+    assert np.allclose([c for _, c in probe.commands[mark:]][-5:], 0.0)
+    assert stack.dead() == {}
+
+
+@pytest.mark.timeout(120)
+def test_controller_survives_bad_goals_and_bad_checkpoints(controller_alone, tmp_path):
+    stack, probe, state_pub = controller_alone
+    goal_pub = probe.create_publisher(PoseStamped, "/mbrl/goal", 10)
+    model_pub = probe.create_publisher(String, "/mbrl/model", LATCHED_QOS)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00not a checkpoint")
+    bad_goal = PoseStamped()
+    bad_goal.pose.position.x = math.nan
+    foreign_goal = PoseStamped()
+    foreign_goal.header.frame_id = "some_other_frame"
+    probe.spin_for(1.0)
+    for message, publisher in ((bad_goal, goal_pub), (foreign_goal, goal_pub),
+                               (String(data=str(corrupt)), model_pub),
+                               (String(data=str(tmp_path / "missing.pt")), model_pub)):
+        publisher.publish(message)
+        publish_for(probe, state_pub, joint_state(), 0.5)
+    assert stack.dead() == {}
+    assert probe.diagnostics["mbrl_ros: controller"]["_message"] == "exploring"  # no model was taken
+    log = (tmp_path / "logs" / "controller.log").read_text()
+    assert "keeping the current model" in log and "ignoring goal" in log
+
+
+@pytest.mark.timeout(120)
+def test_sim_ignores_bad_commands_and_holds(ros, tmp_path):
+    with Stack(robot_config("arm"), {}, nodes=("sim",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("commander")
+        command_pub = probe.create_publisher(Float64MultiArray, COMMAND_TOPIC, 10)
+        probe.spin_until(lambda: len(probe.states) > 5 and command_pub.get_subscription_count() > 0, 20,
+                         "the sim", stack)
+        start = np.array(probe.states[-1].position)
+        for bad in ([0.3] * 6, [0.3] * 6 + [math.nan], [0.3] * 8):
+            for _ in range(20):
+                command_pub.publish(Float64MultiArray(data=bad))
+                probe.spin_for(0.02)
+        held = np.array(probe.states[-1].position)
+        assert np.abs(held - start).max() < 1e-3, "bad commands must not move the arm"
+        for _ in range(25):
+            command_pub.publish(Float64MultiArray(data=[0.3] * 7))
+            probe.spin_for(0.02)
+        moved = np.array(probe.states[-1].position)
+        assert np.abs(moved - held).min() > 0.05, "a good command moves every joint"
+        probe.spin_for(1.0)  # past command_timeout: the sim holds
+        first = np.array(probe.states[-1].position)
+        probe.spin_for(0.5)
+        assert np.abs(np.array(probe.states[-1].position) - first).max() < 1e-3
+        assert stack.dead() == {}
+        probe.destroy_node()
+
+
+@pytest.mark.parametrize("node, parameter, value", [
+    ("controller", "control_rate", "0.0"),
+    ("controller", "elites", "5000"),
+    ("sim", "initial_positions", "[0.0, 1.0]"),
+    ("trainer", "nice", "40"),
+    ("logger", "storage", "tape"),
+    ("controller", "command_mode", "torque"),
+])
+def test_parameter_out_of_range_stops_the_node_with_its_name(tmp_path, node, parameter, value):
+    overrides = tmp_path / "bad.yaml"
+    overrides.write_text(yaml.safe_dump({node: {"ros__parameters": {parameter: yaml.safe_load(value)}}}))
+    result = subprocess.run([sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args",
+                             "--params-file", str(robot_config("arm")), "--params-file", str(overrides)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"'{parameter}'" in result.stderr
