@@ -46,7 +46,11 @@ def cmd_demo(args) -> int:
 def cmd_train(args) -> int:
     from .offline import train_from_bag
 
-    train_from_bag(Path(args.bag), Path(args.output), args.robot, Path(args.params) if args.params else None)
+    try:
+        train_from_bag(Path(args.bag), Path(args.output), args.robot, Path(args.params) if args.params else None)
+    except (OSError, ValueError) as error:
+        print(f"mbrl-ros train: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

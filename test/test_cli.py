@@ -1,0 +1,75 @@
+"""`mbrl-ros up` and `mbrl-ros train`, as a user runs them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bags import record_linear_motion
+from mbrl_ros.cli import main
+from mbrl_ros.core.checkpoint import load_checkpoint
+from probe import Probe
+
+ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+@pytest.mark.timeout(120)
+def test_up_starts_every_node_and_ctrl_c_stops_them_all(ros, tmp_path):
+    params = tmp_path / "arm.yaml"
+    source = Path(__file__).resolve().parents[1] / "config" / "arm.yaml"
+    params.write_text(source.read_text().replace("~/.ros/mbrl_ros/arm", str(tmp_path)))
+    up = subprocess.Popen([sys.executable, "-m", "mbrl_ros.cli", "up", "arm", "--params", str(params)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    probe = Probe("up_probe")
+    try:
+        probe.spin_until(lambda: len(probe.states) > 5 and len(probe.commands) > 5, 60, "the stack to run")
+        nodes = children(up.pid)
+        assert len(nodes) == 4
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    finally:
+        probe.destroy_node()
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, output
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in nodes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in nodes), "orphaned node processes"
+    assert (tmp_path / "data").is_dir() and not list((tmp_path / "data").glob("*.active"))
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_train_from_a_recording_writes_a_checkpoint_the_controller_accepts(tmp_path, storage):
+    record_linear_motion(tmp_path / "bag", ARM_JOINTS, seconds=8.0, storage=storage, chunk_seconds=1e9)
+    output = tmp_path / "model.pt"
+    assert main(["train", "--bag", str(tmp_path / "bag"), "--output", str(output)]) == 0
+    model, metadata = load_checkpoint(output)
+    assert metadata["joints"] == ARM_JOINTS and metadata["dt"] == pytest.approx(0.05)
+    assert metadata["command_mode"] == "velocity" and model.state_dim == 14
+    assert metadata["metrics"]["train_size"] > 100
+
+
+def test_train_says_clearly_when_there_is_no_recording(tmp_path, capsys):
+    assert main(["train", "--bag", str(tmp_path), "--output", str(tmp_path / "m.pt")]) == 2
+    assert "no rosbag2 recording" in capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()
