@@ -1,0 +1,36 @@
+"""The logger records what the sim publishes; killed outright, it loses at most its open chunk."""
+
+import signal
+import time
+
+import pytest
+
+from mbrl_ros.core.bag import closed_chunks, read_robot_series
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.launcher import Stack
+from probe import COMMAND_TOPIC, Probe
+
+JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_killed_logger_keeps_every_closed_chunk(ros, tmp_path, storage):
+    data = tmp_path / "data"
+    overrides = {"data_dir": str(data), "chunk_seconds": 1.0, "storage": storage}
+    with Stack(robot_config("arm"), overrides, nodes=("sim", "logger"), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("logger_probe")
+        probe.spin_until(lambda: len(closed_chunks(data)) >= 3, 60, "three closed chunks", stack)
+        time.sleep(0.5)
+        stack.processes["logger"].send_signal(signal.SIGKILL)
+        stack.processes["logger"].wait(10)
+        probe.destroy_node()
+
+    chunks = closed_chunks(data)
+    assert len(chunks) >= 3
+    assert len(list(data.glob("*.active"))) <= 1  # the open chunk, lost, and nothing else
+    series = read_robot_series(chunks, "/joint_states", COMMAND_TOPIC, JOINTS)
+    assert series.rejected == {}
+    assert len(series.states) >= 3 * 40  # 60 Hz joint states, about 1 s per chunk
+    gaps = [b - a for a, b in zip(series.state_times, series.state_times[1:])]
+    assert max(gaps) < 0.5, "consecutive chunks hold consecutive data"
