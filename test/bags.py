@@ -29,7 +29,6 @@ def record_linear_motion(directory, joints, seconds=3.0, dt=0.05, state_rate=60.
     writer = ChunkedBagWriter(directory, TOPICS, chunk_seconds=chunk_seconds, storage=storage)
     n = len(joints)
     commands = rng.uniform(-0.5, 0.5, size=(int(seconds / dt), n))
-    q = np.zeros(n)
     events = []
     for k, u in enumerate(commands):
         events.append((k * dt, COMMAND_TOPIC, u))

@@ -1,7 +1,5 @@
 """The four nodes as separate processes over DDS: they log, learn, load and reach."""
 
-import time
-
 import numpy as np
 import pytest
 import torch

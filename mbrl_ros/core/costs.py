@@ -9,7 +9,7 @@ from .kinematics import ForwardKinematics
 
 class ReachCost:
     """Bring the end effector to a goal position: distance along the plan (weighted to its end),
-    small actions, rest at the end, and a steep penalty outside the joint limits."""
+    small actions, rest at the end, and a steep penalty outside the joint box [lower, upper]."""
 
     def __init__(self, fk: ForwardKinematics, lower: torch.Tensor, upper: torch.Tensor,
                  action_weight: float = 0.01, velocity_weight: float = 0.05, limit_weight: float = 10.0,

@@ -66,15 +66,6 @@ class GaussianEnsemble(nn.Module):
     def normalize_inputs(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return (torch.cat([states, actions], dim=-1) - self.input_mean) / self.input_std
 
-    def step(self, states: torch.Tensor, actions: torch.Tensor, sample: bool = False,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-        """Next states (members, batch, state_dim) for states and actions of the same leading shape."""
-        mean, logvar = self(self.normalize_inputs(states, actions))
-        if sample:
-            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            mean = mean + noise * torch.exp(0.5 * logvar)
-        return states + mean * self.target_std + self.target_mean
-
     @torch.no_grad()
     def predict(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-member mean and variance of the next state, in the data's units."""

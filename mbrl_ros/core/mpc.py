@@ -9,24 +9,35 @@ import torch
 
 from .costs import ReachCost
 from .ensemble import GaussianEnsemble
-from .planner import CEMConfig, CEMPlanner
+from .planners import PlannerConfig, make_planner
 from .robot import RobotSpec
 from .rollout import rollout
 
 
 class ReachMPC:
-    """CEM over a GaussianEnsemble with a forward-kinematics reach cost; ROS-free."""
+    """A sampling planner over a GaussianEnsemble with a forward-kinematics reach cost; ROS-free.
 
-    def __init__(self, spec: RobotSpec, model: GaussianEnsemble, config: CEMConfig = CEMConfig(),
-                 device: str = "cpu", seed: int = 0, cost_weights: dict | None = None):
+    Plans are kept inside the joint box [joint_low, joint_high] (default: the URDF limits) by a
+    steep cost outside it: pass the box the robot explored, where the model has data, or plans
+    drift over many goals into postures it never saw. `uncertainty_weight` > 0 adds the ensemble's
+    disagreement along each candidate to its cost, a softer way to the same end.
+    """
+
+    def __init__(self, spec: RobotSpec, model: GaussianEnsemble, config: PlannerConfig = PlannerConfig(),
+                 planner: str = "cem", propagation: str = "ts_inf", uncertainty_weight: float = 0.0,
+                 device: str = "cpu", seed: int = 0, cost_weights: dict | None = None,
+                 joint_low: np.ndarray | None = None, joint_high: np.ndarray | None = None):
         self.spec, self.device = spec, device
+        self.propagation, self.uncertainty_weight = propagation, uncertainty_weight
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
         low, high = (as_tensor(b) for b in spec.command_bounds)
         self.fk = spec.forward_kinematics().to(device)
-        self.cost = ReachCost(self.fk, as_tensor(spec.position_lower), as_tensor(spec.position_upper),
+        joint_low = spec.position_lower if joint_low is None else np.maximum(joint_low, spec.position_lower)
+        joint_high = spec.position_upper if joint_high is None else np.minimum(joint_high, spec.position_upper)
+        self.cost = ReachCost(self.fk, as_tensor(joint_low), as_tensor(joint_high),
                               action_scale=torch.maximum(high.abs(), low.abs()), **(cost_weights or {}))
-        generator = torch.Generator(device=device).manual_seed(seed)
-        self.planner = CEMPlanner(low, high, config, generator=generator)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.planner = make_planner(planner, low, high, config, self.generator)
         self.model = model.to(device).eval()
 
     def set_model(self, model: GaussianEnsemble) -> None:
@@ -38,17 +49,21 @@ class ReachMPC:
         started = time.monotonic()
         state_t = torch.as_tensor(state, dtype=torch.float32, device=self.device)
         goal_t = torch.as_tensor(goal, dtype=torch.float32, device=self.device)
-        model, cost = self.model, self.cost
+        model, cost, propagation, weight = self.model, self.cost, self.propagation, self.uncertainty_weight
 
         def evaluate(actions: torch.Tensor) -> torch.Tensor:
-            return cost(rollout(model, state_t, actions), actions, goal_t)
+            if weight > 0:
+                states, disagreement = rollout(model, state_t, actions, propagation, generator=self.generator,
+                                               with_disagreement=True)
+                return cost(states, actions, goal_t) + weight * disagreement.sum(1)
+            return cost(rollout(model, state_t, actions, propagation, generator=self.generator), actions, goal_t)
 
-        best, info = self.planner.plan(evaluate, deadline)
-        members = model.members
-        predicted = rollout(model, state_t, best.expand(members, -1, -1)).mean(0)
-        info["predicted_ee"] = self.fk.position(predicted[:, : self.spec.dof]).cpu().numpy()
+        plan, info = self.planner.plan(evaluate, deadline)
+        predicted, disagreement = rollout(model, state_t, plan[None], "expectation", with_disagreement=True)
+        info["predicted_ee"] = self.fk.position(predicted[0, :, : self.spec.dof]).cpu().numpy()
+        info["disagreement"] = float(disagreement.mean())
         info["latency"] = time.monotonic() - started
-        return best[0].cpu().numpy().astype(float), info
+        return plan[0].cpu().numpy().astype(float), info
 
     def reset(self) -> None:
         """Forget the warm start, for a new goal."""

@@ -1,4 +1,11 @@
-"""Roll action sequences through the ensemble: one batched model call per horizon step."""
+"""Roll action sequences through the ensemble: one batched model call per horizon step.
+
+Propagation (PETS, Chua et al. 2018), for N particles, one per action sequence:
+- ts_inf: each particle keeps one ensemble member for the whole horizon (members get equal shares);
+- ts1: each particle gets a random member again at every step;
+- expectation: every member predicts every particle, and the particle moves to their mean.
+With `sample`, a particle moves to a draw from the predicted Gaussian instead of its mean.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,55 @@ import torch
 
 from .ensemble import GaussianEnsemble
 
+PROPAGATIONS = ("ts_inf", "ts1", "expectation")
+
 
 def rollout(model: GaussianEnsemble, initial_state: torch.Tensor, actions: torch.Tensor,
-            sample: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-    """States (N, H+1, S) for action sequences (N, H, A) from one initial state (S,).
+            propagation: str = "ts_inf", sample: bool = False, generator: torch.Generator | None = None,
+            with_disagreement: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """States (N, H+1, S) for action sequences (N, H, A) from one initial state (S,), or one per
+    sequence (N, S).
 
-    Each sequence is one particle, propagated by one ensemble member for the whole horizon
-    (PETS' TS-infinity with one particle per sequence); N must be a multiple of the member count.
+    With `with_disagreement`, also the ensemble's disagreement at each step (N, H): the summed
+    variance of the members' mean predictions, which needs every member on every particle.
     """
-    n, horizon, action_dim = actions.shape
+    if propagation not in PROPAGATIONS:
+        raise ValueError(f"propagation must be one of {PROPAGATIONS}, got {propagation!r}")
+    n, horizon, _ = actions.shape
     members = model.members
-    if n % members:
-        raise ValueError(f"{n} sequences cannot be shared evenly by {members} ensemble members")
-    per_member = actions.reshape(members, n // members, horizon, action_dim)
-    state = initial_state.expand(members, n // members, -1)
-    states = [state]
+    if propagation != "expectation" and n % members:
+        raise ValueError(f"{n} particles cannot be shared evenly by {members} ensemble members")
+    state = initial_state.expand(n, -1)
+    particles = torch.arange(n, device=actions.device)
+    fixed_member = particles // (n // members) if propagation != "expectation" else None
+    states, disagreement = [state], []
     for t in range(horizon):
-        state = model.step(state, per_member[:, :, t], sample=sample, generator=generator)
+        action = actions[:, t]
+        if propagation == "expectation" or with_disagreement:
+            mean, variance = model.predict(state.expand(members, -1, -1), action.expand(members, -1, -1))
+            if with_disagreement:
+                disagreement.append(mean.var(0).sum(-1))
+            if propagation == "expectation":
+                mean, variance = mean.mean(0), variance.mean(0)
+            else:
+                member = fixed_member if propagation == "ts_inf" else torch.randint(
+                    members, (n,), generator=generator, device=actions.device)
+                mean, variance = mean[member, particles], variance[member, particles]
+        else:
+            order = None if propagation == "ts_inf" else torch.randperm(n, generator=generator, device=actions.device)
+            grouped_state = state if order is None else state[order]
+            grouped_action = action if order is None else action[order]
+            mean, variance = model.predict(grouped_state.reshape(members, n // members, -1),
+                                           grouped_action.reshape(members, n // members, -1))
+            mean, variance = mean.reshape(n, -1), variance.reshape(n, -1)
+            if order is not None:
+                mean, variance = mean[torch.argsort(order)], variance[torch.argsort(order)]
+        if sample:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            mean = mean + noise * variance.sqrt()
+        state = mean
         states.append(state)
-    return torch.stack(states, dim=2).reshape(n, horizon + 1, -1)
+    trajectory = torch.stack(states, dim=1)
+    if with_disagreement:
+        return trajectory, torch.stack(disagreement, dim=1)
+    return trajectory

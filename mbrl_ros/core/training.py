@@ -61,8 +61,7 @@ def train_ensemble(model: GaussianEnsemble, data: Transitions, config: TrainConf
     order = rng.permutation(len(data))
     n_val = max(1, int(len(data) * config.validation_fraction))
     val_idx, train_idx = order[:n_val], order[n_val:]
-    pick = lambda idx: Transitions(data.states[idx], data.actions[idx], data.next_states[idx])  # noqa: E731
-    train, held_out = pick(train_idx), pick(val_idx)
+    train, held_out = data.subset(train_idx), data.subset(val_idx)
 
     states, actions, deltas = _tensors(train, device)
     model.set_normalization(torch.cat([states, actions], dim=-1), deltas)

@@ -12,14 +12,14 @@ class Transitions:
     states: np.ndarray  # (N, state_dim)
     actions: np.ndarray  # (N, action_dim)
     next_states: np.ndarray  # (N, state_dim)
+    times: np.ndarray | None = None  # (N,) when each action was sent, where known
 
     def __len__(self) -> int:
         return len(self.states)
 
-    @staticmethod
-    def concatenate(parts: list["Transitions"]) -> "Transitions":
-        return Transitions(*(np.concatenate([getattr(p, f) for p in parts])
-                             for f in ("states", "actions", "next_states")))
+    def subset(self, index) -> "Transitions":
+        return Transitions(self.states[index], self.actions[index], self.next_states[index],
+                           None if self.times is None else self.times[index])
 
 
 def _interpolate(times: np.ndarray, values: np.ndarray, at: np.ndarray, max_gap: float):
@@ -43,7 +43,7 @@ def build_transitions(state_times: np.ndarray, states: np.ndarray, command_times
     """
     max_gap = 2.0 * dt if max_gap is None else max_gap
     empty = Transitions(np.zeros((0, states.shape[1])), np.zeros((0, commands.shape[1])),
-                        np.zeros((0, states.shape[1])))
+                        np.zeros((0, states.shape[1])), np.zeros(0))
     if len(state_times) < 2 or len(command_times) == 0:
         return empty
     order = np.argsort(state_times, kind="stable")
@@ -56,4 +56,4 @@ def build_transitions(state_times: np.ndarray, states: np.ndarray, command_times
     next_command = np.append(command_times[1:], np.inf)
     acted_long_enough = next_command - command_times >= 0.5 * dt
     keep = start_ok & end_ok & acted_long_enough
-    return Transitions(start[keep], commands[keep], end[keep])
+    return Transitions(start[keep], commands[keep], end[keep], command_times[keep])

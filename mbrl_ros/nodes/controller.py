@@ -1,4 +1,4 @@
-"""controller: explores until a model arrives, then reaches /mbrl/goal with CEM MPC.
+"""controller: explores until a model arrives, then reaches /mbrl/goal with sampling-based MPC.
 
 State comes in on a best-effort subscription; planning runs in its own thread at a fixed rate,
 so a long plan never delays the newest state. The node owns the safety checks a forward command
@@ -24,9 +24,10 @@ from ..core.goals import joint_box
 from ..core.joint_state import BadJointState, state_vector
 from ..core.learner import torch_device
 from ..core.mpc import ReachMPC
-from ..core.planner import CEMConfig
+from ..core.planners import PLANNERS, PlannerConfig
+from ..core.rollout import PROPAGATIONS
 from .common import (COMMAND_QOS, LATCHED_QOS, OK, STATE_QOS, WARN, CheckedNode, in_range, length,
-                     non_negative, positive, run,
+                     non_negative, one_of, positive, run,
                      set_torch_threads)
 
 
@@ -43,29 +44,35 @@ class ControllerNode(CheckedNode):
                                             "share of the control period planning may use", in_range(0.1, 1.0))
         self.base_frame = self.param("base_frame", "panda_link0", "frame of goals and plans")
         center = self.param("workspace_center", [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785],
-                            "centre of the joint box explored, in `joints` order", length(spec.dof))
+                            "centre of the joint box explored and planned in, in `joints` order",
+                            length(spec.dof))
         span = self.param("workspace_span", [1.2, 0.6, 1.0, 0.6, 1.2, 0.6, 1.2],
-                          "half-width of the joint box explored", length(spec.dof))
-        population = self.param("population", 200, "action sequences per CEM iteration", in_range(2, 100000))
-        self.cem = CEMConfig(
+                          "half-width of the joint box explored and planned in", length(spec.dof))
+        self.planner = self.param("planner", "cem", "trajectory optimiser", one_of(*PLANNERS))
+        population = self.param("population", 200, "action sequences per iteration", in_range(2, 100000))
+        self.planner_config = PlannerConfig(
             horizon=self.param("horizon", 10, "planning horizon in control steps", in_range(1, 500)),
             population=population,
-            elites=self.param("elites", 20, "best sequences the CEM refits to", in_range(1, population)),
-            iterations=self.param("iterations", 3, "CEM iterations per plan", in_range(1, 100)))
+            elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
+            iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)))
+        self.propagation = self.param("propagation", "ts_inf", "how particles use the ensemble members",
+                                      one_of(*PROPAGATIONS))
+        self.uncertainty_weight = self.param("uncertainty_weight", 0.0,
+                                             "cost of ensemble disagreement along a plan", non_negative)
         threads = self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256))
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
         seed = self.param("seed", 0, "random seed", non_negative)
         set_torch_threads(threads)
 
         self.seed = seed
-        low, high = joint_box(center, span, spec.position_lower, spec.position_upper)
-        self.explorer = WaypointExplorer(spec, low, high, 1.0 / self.control_rate, np.random.default_rng(seed))
+        self.box = joint_box(center, span, spec.position_lower, spec.position_upper)
+        self.explorer = WaypointExplorer(spec, *self.box, 1.0 / self.control_rate, np.random.default_rng(seed))
         self.mpc: ReachMPC | None = None
         self.model_version, self.model_path = 0, ""
         self.lock = threading.Lock()
         self.state, self.state_time, self.goal = None, 0.0, None
         self.latencies: deque = deque(maxlen=200)
-        self.mode, self.rejected = "waiting for state", 0
+        self.mode, self.rejected, self.disagreement = "waiting for state", 0, float("nan")
 
         self.command_pub = self.create_publisher(Float64MultiArray, command_topic, COMMAND_QOS)
         self.plan_pub = self.create_publisher(Path, "/mbrl/plan", 10)
@@ -118,7 +125,9 @@ class ControllerNode(CheckedNode):
             self.get_logger().error(f"keeping the current model: {msg.data} {problem}")
             return
         if self.mpc is None:
-            self.mpc = ReachMPC(self.spec, model, self.cem, self.device, self.seed)
+            self.mpc = ReachMPC(self.spec, model, self.planner_config, self.planner, self.propagation,
+                                self.uncertainty_weight, self.device, self.seed, joint_low=self.box[0],
+                                joint_high=self.box[1])
         else:
             self.mpc.set_model(model)
         self.model_version, self.model_path = int(metadata.get("version", 0)), msg.data
@@ -168,6 +177,7 @@ class ControllerNode(CheckedNode):
             self.mode = "reaching"
             command, info = self.mpc.act(state, goal, deadline=started + self.deadline_fraction * period)
             self.latencies.append(info["latency"])
+            self.disagreement = info["disagreement"]
             self.send(command, state)
             self.publish_plan(info["predicted_ee"])
 
@@ -205,7 +215,7 @@ class ControllerNode(CheckedNode):
         late = latencies.size and np.percentile(latencies, 99) > 1000.0 / self.control_rate
         level = OK if self.mode in ("exploring", "reaching", "holding: no goal") and not late else WARN
         values = {"mode": self.mode, "model_version": self.model_version, "model_path": self.model_path,
-                  "rejected_states": self.rejected}
+                  "rejected_states": self.rejected, "plan_disagreement": f"{self.disagreement:.3g}"}
         if latencies.size:
             values.update({"plan_latency_p50_ms": f"{np.percentile(latencies, 50):.1f}",
                            "plan_latency_p99_ms": f"{np.percentile(latencies, 99):.1f}"})

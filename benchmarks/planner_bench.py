@@ -1,0 +1,180 @@
+"""How fast can the MPC plan? Latency and throughput of the planners over the ensemble, against a
+naive per-sample loop and against the time the ensemble's matrix multiplies alone take.
+
+    .venv/bin/python benchmarks/planner_bench.py [--quick] [--threads 2] [--out planner_bench.json]
+
+Problem sizes: the arm's from config/arm.yaml; the quadrotor's (12 states: position, velocity,
+attitude, body rates; 4 rotor commands) and the hand's (16 joints: 32 states, 16 commands, an
+Allegro-like hand) until their configs land. Ensemble: 5 members of 3 x 200 hidden units.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mbrl_ros.core.ensemble import GaussianEnsemble
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.planners import PlannerConfig, make_planner
+from mbrl_ros.core.robot import RobotSpec
+from mbrl_ros.core.rollout import rollout
+
+
+def problem_sizes() -> dict[str, tuple[int, int]]:
+    arm = RobotSpec.from_params(node_parameters(robot_config("arm"), "controller"))
+    return {"arm": (arm.state_dim, arm.dof), "quadrotor": (12, 4), "hand": (32, 16)}
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    return float(np.percentile(seconds, 50) * 1e3), float(np.percentile(seconds, 99) * 1e3)
+
+
+def repeat(fn, min_runs: int, budget: float) -> list[float]:
+    fn()  # warm-up
+    times, started = [], time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - started < budget and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def quadratic_cost(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    return states[:, 1:].square().sum((1, 2)) + 0.01 * actions.square().sum((1, 2))
+
+
+def time_planner(model, state_dim, action_dim, planner, horizon, population, iterations, dtype, device, args):
+    model = model.to(dtype=dtype, device=device)
+    low = torch.full((action_dim,), -1.0, dtype=dtype, device=device)
+    config = PlannerConfig(horizon=horizon, population=population, iterations=iterations,
+                           elites=max(2, population // 10))
+    p = make_planner(planner, low, -low, config, torch.Generator(device=device).manual_seed(0))
+    state = torch.zeros(state_dim, dtype=dtype, device=device)
+
+    def plan():
+        with torch.no_grad():
+            p.plan(lambda actions: quadratic_cost(rollout(model, state, actions), actions))
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    return repeat(plan, args.min_runs, args.budget)
+
+
+def time_matmul_limit(model, population, horizon, iterations, dtype, device, args):
+    """Only the ensemble's layer products (with bias), for the same shapes and sequential steps."""
+    members = model.members
+    weights = [(layer.weight.detach().to(dtype=dtype, device=device),
+                layer.bias.detach().to(dtype=dtype, device=device)) for layer in [*model.layers, model.head]]
+    x0 = torch.randn(members, population // members, weights[0][0].shape[1], dtype=dtype, device=device)
+
+    def products():
+        with torch.no_grad():
+            for _ in range(iterations * horizon):
+                x = x0
+                for weight, bias in weights:
+                    x = torch.baddbmm(bias, x, weight)
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    return repeat(products, args.min_runs, args.budget)
+
+
+def naive_throughput(model, state_dim, action_dim, horizon, candidates: int = 20) -> float:
+    """Textbook random shooting: a Python loop over candidates and steps, one model call each."""
+    model = model.float().cpu()
+    rng = np.random.default_rng(0)
+    state0 = np.zeros(state_dim, dtype=np.float32)
+    started = time.perf_counter()
+    with torch.no_grad():
+        for c in range(candidates):
+            state = state0
+            member = c % model.members
+            for _ in range(horizon):
+                action = rng.uniform(-1, 1, action_dim).astype(np.float32)
+                inputs = model.normalize_inputs(torch.from_numpy(state)[None], torch.from_numpy(action)[None])
+                x = inputs[None].expand(model.members, -1, -1)
+                mean, _ = model(x)
+                delta = (mean[member, 0] * model.target_std + model.target_mean).numpy()
+                state = state + delta
+                float(np.sum(state**2))  # the cost, per step
+    return candidates * horizon / (time.perf_counter() - started)
+
+
+def bf16_supported() -> bool:
+    try:
+        a = torch.randn(4, 64, 64, dtype=torch.bfloat16)
+        torch.bmm(a, a)
+        return True
+    except RuntimeError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the arm's target configuration and a few others")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--planner", default="cem")
+    parser.add_argument("--min-runs", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds per configuration, at most about")
+    parser.add_argument("--out", default="planner_bench.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    dtypes = [torch.float32] + ([torch.bfloat16] if bf16_supported() else [])
+    if args.quick:
+        grid = [("arm", 15, 400, 3), ("arm", 30, 400, 3), ("arm", 15, 2000, 3), ("quadrotor", 15, 400, 3),
+                ("hand", 15, 400, 3)]
+    else:
+        grid = [(robot, h, n, i) for robot in problem_sizes() for h in (15, 30) for n in (100, 400, 1000, 2000)
+                for i in (1, 3, 5)]
+
+    rows = []
+    naive_cache = {}
+    header = (f"{'robot':9} {'dev':4} {'dtype':8} {'H':>3} {'N':>5} {'it':>2} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'Mstep/s':>8} {'x naive':>8} {'limit ms':>8} {'share':>6}")
+    print(header)
+    print("-" * len(header))
+    for robot, horizon, population, iterations in grid:
+        state_dim, action_dim = problem_sizes()[robot]
+        model = GaussianEnsemble(state_dim, action_dim, members=5, hidden=200, layers=3).eval()
+        if (robot, horizon) not in naive_cache:
+            naive_cache[(robot, horizon)] = naive_throughput(model, state_dim, action_dim, horizon)
+        naive = naive_cache[(robot, horizon)]
+        for device in devices:
+            for dtype in dtypes if device == "cpu" else [torch.float32, torch.bfloat16]:
+                plan = time_planner(model, state_dim, action_dim, args.planner, horizon, population, iterations,
+                                    dtype, device, args)
+                limit = time_matmul_limit(model, population, horizon, iterations, dtype, device, args)
+                p50, p99 = percentiles(plan)
+                limit_p50, _ = percentiles(limit)
+                throughput = population * horizon * iterations / np.median(plan)
+                row = {"robot": robot, "state_dim": state_dim, "action_dim": action_dim, "device": device,
+                       "dtype": str(dtype).replace("torch.", ""), "horizon": horizon, "population": population,
+                       "iterations": iterations, "planner": args.planner, "plan_p50_ms": p50, "plan_p99_ms": p99,
+                       "particle_steps_per_s": throughput, "naive_particle_steps_per_s": naive,
+                       "speedup_vs_naive": throughput / naive, "matmul_limit_p50_ms": limit_p50,
+                       "share_of_limit": p50 / limit_p50, "runs": len(plan)}
+                rows.append(row)
+                print(f"{robot:9} {device:4} {row['dtype']:8} {horizon:3d} {population:5d} {iterations:2d} "
+                      f"{p50:8.2f} {p99:8.2f} {throughput / 1e6:8.3f} {row['speedup_vs_naive']:8.1f} "
+                      f"{limit_p50:8.2f} {row['share_of_limit']:6.2f}", flush=True)
+
+    gpu = torch.cuda.get_device_name() if "cuda" in devices else None
+    result = {"machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
+                          "torch": torch.__version__, "cuda": gpu},
+              "ensemble": {"members": 5, "hidden": 200, "layers": 3}, "rows": rows}
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

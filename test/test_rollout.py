@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from mbrl_ros.core.ensemble import GaussianEnsemble
+from mbrl_ros.core.rollout import PROPAGATIONS, rollout
+
+MEMBERS, STATE, ACTION = 4, 3, 2
+
+
+@pytest.fixture
+def model():
+    """An ensemble whose members predict different, known deltas: member m adds m + 1 to every state."""
+    torch.manual_seed(0)
+    m = GaussianEnsemble(STATE, ACTION, members=MEMBERS, hidden=8, layers=1).eval()
+    with torch.no_grad():
+        m.head.weight.zero_()
+        for member in range(MEMBERS):
+            m.head.bias[member, 0, :STATE] = member + 1.0
+            m.head.bias[member, 0, STATE:] = -4.0  # log-variance, before its soft bounds
+    return m
+
+
+@pytest.mark.parametrize("propagation", PROPAGATIONS)
+def test_shapes(model, propagation):
+    states = rollout(model, torch.zeros(STATE), torch.zeros(8, 5, ACTION), propagation)
+    assert states.shape == (8, 6, STATE)
+    assert torch.all(states[:, 0] == 0)
+
+
+def test_ts_inf_keeps_one_member_per_particle(model):
+    states = rollout(model, torch.zeros(STATE), torch.zeros(8, 5, ACTION), "ts_inf")
+    steps = states[:, 1:, 0] - states[:, :-1, 0]  # the delta taken at each step
+    assert torch.all(steps == steps[:, :1]), "a particle's member never changes"
+    torch.testing.assert_close(steps[:, 0], torch.tensor([1.0, 1, 2, 2, 3, 3, 4, 4]))  # equal shares
+
+
+def test_ts1_reshuffles_members_every_step(model):
+    states = rollout(model, torch.zeros(STATE), torch.zeros(400, 10, ACTION), "ts1",
+                     generator=torch.Generator().manual_seed(0))
+    steps = states[:, 1:, 0] - states[:, :-1, 0]
+    assert set(steps.unique().tolist()) == {1.0, 2.0, 3.0, 4.0}
+    changed = (steps[:, 1:] != steps[:, :-1]).float().mean().item()
+    assert 0.65 < changed < 0.85, changed  # a new uniform draw differs from the last 3 times in 4
+    # Every step still gives each member an equal share.
+    for t in range(10):
+        assert torch.bincount(steps[:, t].long())[1:].tolist() == [100] * 4
+
+
+def test_expectation_moves_to_the_members_mean(model):
+    states = rollout(model, torch.zeros(STATE), torch.zeros(3, 4, ACTION), "expectation")
+    torch.testing.assert_close(states[:, -1], torch.full((3, STATE), 4 * 2.5))
+
+
+def test_disagreement_is_the_variance_of_member_means(model):
+    _, disagreement = rollout(model, torch.zeros(STATE), torch.zeros(4, 2, ACTION), "ts_inf",
+                              with_disagreement=True)
+    expected = STATE * torch.tensor([1.0, 2, 3, 4]).var()
+    torch.testing.assert_close(disagreement, torch.full((4, 2), expected.item()))
+
+
+def test_sampling_draws_from_the_predicted_gaussian(model):
+    torch.manual_seed(0)
+    states = rollout(model, torch.zeros(STATE), torch.zeros(4000, 1, ACTION), "expectation", sample=True,
+                     generator=torch.Generator().manual_seed(1))
+    spread = states[:, 1].std(0)
+    _, variance = model.predict(torch.zeros(MEMBERS, 1, STATE), torch.zeros(MEMBERS, 1, ACTION))
+    torch.testing.assert_close(spread, variance.mean(0)[0].sqrt(), rtol=0.1, atol=0)
+    deterministic = rollout(model, torch.zeros(STATE), torch.zeros(4, 1, ACTION), "expectation")
+    assert deterministic[:, 1].std(0).max() == 0
+
+
+def test_bad_propagation_and_uneven_shares_are_clear_errors(model):
+    with pytest.raises(ValueError, match="propagation"):
+        rollout(model, torch.zeros(STATE), torch.zeros(8, 2, ACTION), "ts2")
+    with pytest.raises(ValueError, match="evenly"):
+        rollout(model, torch.zeros(STATE), torch.zeros(7, 2, ACTION), "ts_inf")
