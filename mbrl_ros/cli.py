@@ -54,6 +54,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_eval_model(args) -> int:
+    import json
+
+    from .offline import eval_model
+
+    try:
+        result = eval_model(Path(args.checkpoint), Path(args.bag), args.robot,
+                            Path(args.params) if args.params else None, args.horizon, Path(args.plot))
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"mbrl-ros eval-model: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mbrl-ros", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--params", help="a params file instead of the robot's own")
     train.add_argument("--output", default="model.pt", help="checkpoint to write")
     train.set_defaults(run=cmd_train)
+
+    evaluate = sub.add_parser("eval-model", help="prediction error and calibration of a checkpoint on a recording")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--bag", required=True, help="a rosbag2 folder, or a folder of them")
+    evaluate.add_argument("--robot", default="arm", help="robot whose config names the topics")
+    evaluate.add_argument("--params", help="a params file instead of the robot's own")
+    evaluate.add_argument("--horizon", type=int, default=10, help="longest open-loop prediction, in steps")
+    evaluate.add_argument("--plot", default="model_eval.png", help="PNG to write")
+    evaluate.add_argument("--json", help="also write the figures to this JSON file")
+    evaluate.set_defaults(run=cmd_eval_model)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -42,3 +42,68 @@ def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Pat
     learner.save(output, metrics)
     print(f"held-out NLL {metrics['nll']:.3f}, MSE {metrics['mse']:.4f}; wrote {output}")
     return metrics
+
+
+def state_names(joints: list[str]) -> list[str]:
+    return [f"{j}.position" for j in joints] + [f"{j}.velocity" for j in joints]
+
+
+def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Path | None = None,
+               horizon: int = 10, plot: Path | None = None) -> dict:
+    """Prediction errors and calibration of a checkpoint on a recording, printed and plotted."""
+    from .core.checkpoint import load_checkpoint
+    from .core.evaluation import EXPECTED_COVERAGE, evaluate_model
+
+    params = node_parameters(params_file or robot_config(robot), "trainer")
+    model, metadata = load_checkpoint(checkpoint)
+    joints, dt = metadata.get("joints"), float(metadata.get("dt", 0.0))
+    if not joints or dt <= 0:
+        raise ValueError(f"{checkpoint} does not say which joints and time step it was trained for")
+    data = RecordedData(joints, params.get("state_topic", "/joint_states"), params["command_topic"], dt)
+    data.add_path(bag)
+    transitions = data.transitions()
+    if len(transitions) == 0:
+        raise ValueError(f"no transitions for joints {joints} in {bag}")
+    result = evaluate_model(model, transitions, dt, horizon)
+    names = state_names(joints)
+    last_k = max(result["k_step_rmse"], default=None)
+    print(f"{result['transitions']} transitions; expected coverage {EXPECTED_COVERAGE[1]:.3f} (1 sigma), "
+          f"{EXPECTED_COVERAGE[2]:.3f} (2 sigma)")
+    print(f"{'state':28} {'1-step RMSE':>12} {f'{last_k}-step RMSE':>13} {'in 1 sigma':>10} {'in 2 sigma':>10}")
+    for i, name in enumerate(names):
+        k_rmse = result["k_step_rmse"][last_k][i] if last_k else float("nan")
+        print(f"{name:28} {result['one_step_rmse'][i]:12.5f} {k_rmse:13.5f} "
+              f"{result['coverage_1sigma'][i]:10.3f} {result['coverage_2sigma'][i]:10.3f}")
+    if plot is not None:
+        plot_evaluation(result, names, plot)
+        print(f"wrote {plot}")
+    return result
+
+
+def plot_evaluation(result: dict, names: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .core.evaluation import EXPECTED_COVERAGE
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    ks = sorted(result["k_step_rmse"])
+    for i, name in enumerate(names):
+        left.plot(ks, [result["k_step_rmse"][k][i] for k in ks], label=name,
+                  linestyle="-" if name.endswith("position") else "--")
+    left.set(xlabel="prediction steps k", ylabel="RMSE", yscale="log", title="Open-loop prediction error")
+    left.legend(fontsize=6, ncol=2)
+    x = np.arange(len(names))
+    right.bar(x - 0.2, result["coverage_1sigma"], 0.4, label="inside 1 sigma")
+    right.bar(x + 0.2, result["coverage_2sigma"], 0.4, label="inside 2 sigma")
+    for sigmas, share in EXPECTED_COVERAGE.items():
+        right.axhline(share, color="black", linestyle=":", linewidth=1)
+    right.set_xticks(x, names, rotation=90, fontsize=6)
+    right.set(ylim=(0, 1), ylabel="share of true next states", title="Calibration (dotted: ideal)")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
