@@ -71,3 +71,31 @@ class GaussianEnsemble(nn.Module):
         """Per-member mean and variance of the next state, in the data's units."""
         mean, logvar = self(self.normalize_inputs(states, actions))
         return states + mean * self.target_std + self.target_mean, torch.exp(logvar) * self.target_std**2
+
+    @torch.no_grad()
+    def rollout_means(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The planners' hot path: member m follows its own mean prediction for the particles
+        state[m] (members, particles, S) under actions[m] (members, particles, H, A); returns
+        (members, particles, H+1, S). Equal to repeated `predict` means, with less work per step:
+        the actions' share of the first layer is computed for all steps at once, and only the mean
+        half of the output layer is evaluated."""
+        members, particles, horizon, action_dim = actions.shape
+        s_dim = self.state_dim
+        first, rest = self.layers[0], self.layers[1:]
+        action_norm = (actions - self.input_mean[s_dim:]) / self.input_std[s_dim:]
+        action_part = torch.baddbmm(first.bias, action_norm.reshape(members, particles * horizon, action_dim),
+                                    first.weight[:, s_dim:]).reshape(members, particles, horizon, -1)
+        state_weight = first.weight[:, :s_dim] / self.input_std[:s_dim, None]  # folds in the normalisation
+        state_offset = (self.input_mean[:s_dim] / self.input_std[:s_dim]) @ first.weight[:, :s_dim]  # (members, hidden)
+        action_part = action_part - state_offset[:, None, None]
+        head_weight, head_bias = self.head.weight[..., :s_dim], self.head.bias[..., :s_dim]
+        scale, shift = self.target_std, self.target_mean
+        states = [state]
+        for t in range(horizon):
+            x = F.silu(torch.baddbmm(action_part[:, :, t], state, state_weight), inplace=True)
+            for layer in rest:
+                x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=True)
+            state = state + torch.baddbmm(head_bias, x, head_weight) * scale + shift
+            states.append(state)
+        return torch.stack(states, dim=2)
+

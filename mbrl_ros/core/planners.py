@@ -88,7 +88,6 @@ class Planner:
             if deadline is not None and time.monotonic() >= deadline:
                 break
         solution = self.solution(state, best)
-        self.last_best0 = best[0].cpu().numpy().astype(float)
         self.mean = torch.cat([state["mean"][1:], state["mean"][-1:]])
         return solution, {"cost": best_cost, "iterations": iterations}
 

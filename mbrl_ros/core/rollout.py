@@ -32,6 +32,11 @@ def rollout(model: GaussianEnsemble, initial_state: torch.Tensor, actions: torch
     if propagation != "expectation" and n % members:
         raise ValueError(f"{n} particles cannot be shared evenly by {members} ensemble members")
     state = initial_state.expand(n, -1)
+    if propagation == "ts_inf" and not sample and not with_disagreement:
+        shares = n // members
+        grouped = model.rollout_means(state.reshape(members, shares, -1),
+                                      actions.reshape(members, shares, horizon, -1))
+        return grouped.reshape(n, horizon + 1, -1)
     particles = torch.arange(n, device=actions.device)
     fixed_member = particles // (n // members) if propagation != "expectation" else None
     states, disagreement = [state], []
