@@ -69,8 +69,25 @@ def test_sampling_draws_from_the_predicted_gaussian(model):
     assert deterministic[:, 1].std(0).max() == 0
 
 
-def test_bad_propagation_and_uneven_shares_are_clear_errors(model):
+def test_bad_propagation_is_a_clear_error(model):
     with pytest.raises(ValueError, match="propagation"):
         rollout(model, torch.zeros(STATE), torch.zeros(8, 2, ACTION), "ts2")
-    with pytest.raises(ValueError, match="evenly"):
-        rollout(model, torch.zeros(STATE), torch.zeros(7, 2, ACTION), "ts_inf")
+
+
+@pytest.mark.parametrize("propagation", ["ts_inf", "ts1"])
+def test_particle_counts_that_do_not_divide_among_members(model, propagation):
+    states, disagreement = rollout(model, torch.zeros(STATE), torch.zeros(7, 3, ACTION), propagation,
+                                   with_disagreement=True)
+    assert states.shape == (7, 4, STATE) and disagreement.shape == (7, 3)
+    assert rollout(model, torch.zeros(7, STATE), torch.zeros(7, 3, ACTION), propagation).shape == (7, 4, STATE)
+
+
+def test_fast_path_matches_step_by_step_prediction():
+    """ts_inf without sampling takes GaussianEnsemble.rollout_means; it must equal predict()."""
+    torch.manual_seed(0)
+    model = GaussianEnsemble(6, 3, members=5, hidden=32, layers=3).eval()
+    model.set_normalization(torch.randn(200, 9) * 3 + 1, torch.randn(200, 6) * 0.1 + 0.05)
+    state, actions = torch.randn(6), torch.randn(40, 7, 3)
+    fast = rollout(model, state, actions, "ts_inf")
+    slow, _ = rollout(model, state, actions, "ts_inf", with_disagreement=True)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)

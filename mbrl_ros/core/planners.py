@@ -67,9 +67,10 @@ class Planner:
     def initial_std(self) -> torch.Tensor:
         return ((self.high - self.low) / 2 * self.config.initial_std).expand_as(self.mean).clone()
 
-    def gaussian(self, count: int, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn((count, *mean.shape), generator=self.generator, dtype=mean.dtype, device=mean.device)
-        return self.clamp(mean + std * noise)
+    def noise(self, std: torch.Tensor, count: int | None = None) -> torch.Tensor:
+        """Gaussian noise with standard deviation `std` (H, A), for `count` (default: population) sequences."""
+        shape = (count or self.config.population, *std.shape)
+        return torch.randn(shape, generator=self.generator, dtype=std.dtype, device=std.device) * std
 
     def clamp(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(actions, self.high), self.low)
@@ -80,12 +81,14 @@ class Planner:
         best_cost, best = math.inf, self.mean
         iterations = 0
         for iteration in range(self.config.iterations):
+            started = time.monotonic()
             samples, costs = self.iterate(state, evaluate, iteration)
             index = int(torch.argmin(costs))
             if float(costs[index]) < best_cost:
                 best_cost, best = float(costs[index]), samples[index]
             iterations += 1
-            if deadline is not None and time.monotonic() >= deadline:
+            # Stop when another iteration, as long as this one, would end past the deadline.
+            if deadline is not None and 2 * time.monotonic() - started > deadline:
                 break
         solution = self.solution(state, best)
         self.mean = torch.cat([state["mean"][1:], state["mean"][-1:]])
@@ -120,7 +123,7 @@ class CEM(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        samples = self.gaussian(c.population, state["mean"], state["std"])
+        samples = self.clamp(state["mean"] + self.noise(state["std"]))
         samples[0] = state["mean"]
         costs = evaluate(samples)
         elites = samples[torch.topk(costs, c.elites, largest=False).indices]
@@ -197,9 +200,7 @@ class MPPI(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        noise = torch.randn((c.population, *self.mean.shape), generator=self.generator,
-                            dtype=self.mean.dtype, device=self.mean.device) * state["std"]
-        samples = self.clamp(state["mean"] + noise)
+        samples = self.clamp(state["mean"] + self.noise(state["std"]))
         samples[0] = state["mean"]
         costs = evaluate(samples)
         spread = (costs.max() - costs.min()).clamp_min(1e-9)
@@ -214,9 +215,7 @@ class PDDM(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        noise = torch.randn((c.population, *self.mean.shape), generator=self.generator,
-                            dtype=self.mean.dtype, device=self.mean.device) * state["std"]
-        samples = self.clamp(state["mean"] + smooth_in_time(noise, c.smoothing))
+        samples = self.clamp(state["mean"] + smooth_in_time(self.noise(state["std"]), c.smoothing))
         samples[0] = state["mean"]
         costs = evaluate(samples)
         scale = costs.std().clamp_min(1e-9)

@@ -30,7 +30,12 @@ def rollout(model: GaussianEnsemble, initial_state: torch.Tensor, actions: torch
     n, horizon, _ = actions.shape
     members = model.members
     if propagation != "expectation" and n % members:
-        raise ValueError(f"{n} particles cannot be shared evenly by {members} ensemble members")
+        # Members take equal shares: pad with copies of the first particles, and drop them after.
+        pad = members - n % members
+        initial = initial_state if initial_state.dim() == 1 else torch.cat([initial_state, initial_state[:pad]])
+        padded = rollout(model, initial, torch.cat([actions, actions[:pad]]), propagation, sample, generator,
+                         with_disagreement)
+        return tuple(p[:n] for p in padded) if with_disagreement else padded[:n]
     state = initial_state.expand(n, -1)
     if propagation == "ts_inf" and not sample and not with_disagreement:
         shares = n // members

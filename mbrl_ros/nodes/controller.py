@@ -48,26 +48,28 @@ class ControllerNode(CheckedNode):
                             length(spec.dof))
         span = self.param("workspace_span", [1.2, 0.6, 1.0, 0.6, 1.2, 0.6, 1.2],
                           "half-width of the joint box explored and planned in", length(spec.dof))
-        self.planner = self.param("planner", "cem", "trajectory optimiser", one_of(*PLANNERS))
         population = self.param("population", 200, "action sequences per iteration", in_range(2, 100000))
-        self.planner_config = PlannerConfig(
+        planner_config = PlannerConfig(
             horizon=self.param("horizon", 10, "planning horizon in control steps", in_range(1, 500)),
             population=population,
             elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
             iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)))
-        self.propagation = self.param("propagation", "ts_inf", "how particles use the ensemble members",
-                                      one_of(*PROPAGATIONS))
-        self.uncertainty_weight = self.param("uncertainty_weight", 0.0,
-                                             "cost of ensemble disagreement along a plan", non_negative)
-        threads = self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256))
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
         seed = self.param("seed", 0, "random seed", non_negative)
-        set_torch_threads(threads)
+        box = joint_box(center, span, spec.position_lower, spec.position_upper)
+        self.mpc_options = dict(
+            config=planner_config,
+            planner=self.param("planner", "cem", "trajectory optimiser", one_of(*PLANNERS)),
+            propagation=self.param("propagation", "ts_inf", "how particles use the ensemble members",
+                                   one_of(*PROPAGATIONS)),
+            uncertainty_weight=self.param("uncertainty_weight", 0.0, "cost of ensemble disagreement along a plan",
+                                          non_negative),
+            device=self.device, seed=seed, joint_low=box[0], joint_high=box[1])
+        set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
 
-        self.seed = seed
-        self.box = joint_box(center, span, spec.position_lower, spec.position_upper)
-        self.explorer = WaypointExplorer(spec, *self.box, 1.0 / self.control_rate, np.random.default_rng(seed))
+        self.explorer = WaypointExplorer(spec, *box, 1.0 / self.control_rate, np.random.default_rng(seed))
         self.mpc: ReachMPC | None = None
+        self.planned_goal = None
         self.model_version, self.model_path = 0, ""
         self.lock = threading.Lock()
         self.state, self.state_time, self.goal = None, 0.0, None
@@ -106,12 +108,10 @@ class ControllerNode(CheckedNode):
             return
         if msg.header.frame_id not in ("", self.base_frame):
             self.get_logger().warning(f"ignoring goal in frame '{msg.header.frame_id}': goals must be in "
-                                   f"'{self.base_frame}'", throttle_duration_sec=2.0)
+                                      f"'{self.base_frame}'", throttle_duration_sec=2.0)
             return
         with self.lock:
             self.goal = goal
-        if self.mpc is not None:
-            self.mpc.reset()
         self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
 
     def on_model(self, msg: String) -> None:
@@ -125,9 +125,7 @@ class ControllerNode(CheckedNode):
             self.get_logger().error(f"keeping the current model: {msg.data} {problem}")
             return
         if self.mpc is None:
-            self.mpc = ReachMPC(self.spec, model, self.planner_config, self.planner, self.propagation,
-                                self.uncertainty_weight, self.device, self.seed, joint_low=self.box[0],
-                                joint_high=self.box[1])
+            self.mpc = ReachMPC(self.spec, model, **self.mpc_options)
         else:
             self.mpc.set_model(model)
         self.model_version, self.model_path = int(metadata.get("version", 0)), msg.data
@@ -175,6 +173,11 @@ class ControllerNode(CheckedNode):
             self.send(self.safe_command(state), state)
         else:
             self.mode = "reaching"
+            # A new goal: forget the old plan. Done here, not in on_goal, so that only this thread
+            # ever touches the planner.
+            if goal is not self.planned_goal:
+                self.mpc.reset()
+                self.planned_goal = goal
             command, info = self.mpc.act(state, goal, deadline=started + self.deadline_fraction * period)
             self.latencies.append(info["latency"])
             self.disagreement = info["disagreement"]
