@@ -51,12 +51,12 @@ def quadratic_cost(states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
 
 
 def time_planner(model, state_dim, action_dim, planner, horizon, population, iterations, dtype, device, args):
-    model = model.to(dtype=dtype, device=device)
-    low = torch.full((action_dim,), -1.0, dtype=dtype, device=device)
+    model = model.to(dtype=dtype, device=device)  # bfloat16: products in bfloat16, states in float32
+    low = torch.full((action_dim,), -1.0, device=device)
     config = PlannerConfig(horizon=horizon, population=population, iterations=iterations,
                            elites=max(2, population // 10))
     p = make_planner(planner, low, -low, config, torch.Generator(device=device).manual_seed(0))
-    state = torch.zeros(state_dim, dtype=dtype, device=device)
+    state = torch.zeros(state_dim, device=device)
 
     def plan():
         with torch.no_grad():

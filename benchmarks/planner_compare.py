@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer targets and budgets")
     parser.add_argument("--planners", default=",".join(sorted(PLANNERS)))
     parser.add_argument("--threads", type=int, default=1, help="torch threads, as the controller uses")
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                        help="dtype of the candidates' model products")
     parser.add_argument("--out", default="planner_compare.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -92,14 +94,15 @@ def main() -> None:
         for budget in budgets:
             config = PlannerConfig(horizon=params["horizon"], population=params["population"],
                                    elites=params["elites"], iterations=10)
-            mpc = ReachMPC(spec, model, config, planner=name, joint_low=box[0], joint_high=box[1])
+            mpc = ReachMPC(spec, model, config, planner=name, joint_low=box[0], joint_high=box[1],
+                           rollout_precision=args.precision)
             sim.reset(np.array(params["workspace_center"]))
             finals, latencies = [], []
             for goal in goals:
                 final, steps = reach(sim, mpc, goal, 6.0, dt, substeps, budget)
                 finals.append(final)
                 latencies += steps
-            row = {"planner": name, "budget_ms": budget * 1e3, "final_errors_m": finals,
+            row = {"planner": name, "precision": args.precision, "budget_ms": budget * 1e3, "final_errors_m": finals,
                    "median_final_error_m": float(np.median(finals)),
                    "success_rate": float(np.mean(np.array(finals) < SUCCESS_M)),
                    "plan_p50_ms": float(np.median(latencies) * 1e3)}

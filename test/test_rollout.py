@@ -91,3 +91,16 @@ def test_fast_path_matches_step_by_step_prediction():
     fast = rollout(model, state, actions, "ts_inf")
     slow, _ = rollout(model, state, actions, "ts_inf", with_disagreement=True)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+
+
+def test_bfloat16_products_keep_float32_states_and_stay_close():
+    torch.manual_seed(0)
+    model = GaussianEnsemble(6, 3, members=5, hidden=32, layers=3).eval()
+    model.set_normalization(torch.randn(200, 9) * 3 + 1, torch.randn(200, 6) * 0.01)
+    state, actions = torch.randn(6) + 2.0, torch.randn(40, 10, 3)
+    exact = rollout(model, state, actions, "ts_inf")
+    reduced = rollout(model.to(torch.bfloat16), state, actions, "ts_inf")
+    assert reduced.dtype == torch.float32
+    moved = (exact[:, -1] - exact[:, 0]).abs().mean()
+    error = (reduced[:, -1] - exact[:, -1]).abs().mean()
+    assert error < 0.05 * moved, (error, moved)  # bfloat16's ~3 significant digits, not the state's size

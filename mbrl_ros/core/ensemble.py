@@ -78,7 +78,12 @@ class GaussianEnsemble(nn.Module):
         state[m] (members, particles, S) under actions[m] (members, particles, H, A); returns
         (members, particles, H+1, S). Equal to repeated `predict` means, with less work per step:
         the actions' share of the first layer is computed for all steps at once, and only the mean
-        half of the output layer is evaluated."""
+        half of the output layer is evaluated.
+
+        A model cast to bfloat16 runs its products in bfloat16 while the states stay in the dtype
+        they come in: small deltas are not lost to bfloat16's 8-bit mantissa."""
+        dtype = self.head.weight.dtype
+        actions = actions.to(dtype)
         members, particles, horizon, action_dim = actions.shape
         s_dim = self.state_dim
         first, rest = self.layers[0], self.layers[1:]
@@ -92,10 +97,10 @@ class GaussianEnsemble(nn.Module):
         scale, shift = self.target_std, self.target_mean
         states = [state]
         for t in range(horizon):
-            x = F.silu(torch.baddbmm(action_part[:, :, t], state, state_weight), inplace=True)
+            x = F.silu(torch.baddbmm(action_part[:, :, t], state.to(dtype), state_weight), inplace=True)
             for layer in rest:
                 x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=True)
-            state = state + torch.baddbmm(head_bias, x, head_weight) * scale + shift
+            state = state + (torch.baddbmm(head_bias, x, head_weight) * scale + shift).to(state.dtype)
             states.append(state)
         return torch.stack(states, dim=2)
 

@@ -23,7 +23,7 @@ from ..core.exploration import WaypointExplorer
 from ..core.goals import joint_box
 from ..core.joint_state import BadJointState, state_vector
 from ..core.learner import torch_device
-from ..core.mpc import ReachMPC
+from ..core.mpc import PRECISIONS, ReachMPC
 from ..core.planners import PLANNERS, PlannerConfig
 from ..core.rollout import PROPAGATIONS
 from .common import (COMMAND_QOS, LATCHED_QOS, OK, STATE_QOS, WARN, CheckedNode, in_range, length,
@@ -64,6 +64,8 @@ class ControllerNode(CheckedNode):
                                    one_of(*PROPAGATIONS)),
             uncertainty_weight=self.param("uncertainty_weight", 0.0, "cost of ensemble disagreement along a plan",
                                           non_negative),
+            rollout_precision=self.param("rollout_precision", "float32", "dtype of the candidates' model products",
+                                         one_of(*PRECISIONS)),
             device=self.device, seed=seed, joint_low=box[0], joint_high=box[1])
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
 
