@@ -72,6 +72,12 @@ class Planner:
         shape = (count or self.config.population, *std.shape)
         return torch.randn(shape, generator=self.generator, dtype=std.dtype, device=std.device) * std
 
+    def around_mean(self, state: dict, noise: torch.Tensor, evaluate: Evaluate) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidates mean + noise in bounds, the mean itself (the warm start) first, and their costs."""
+        samples = self.clamp(state["mean"] + noise)
+        samples[0] = state["mean"]
+        return samples, evaluate(samples)
+
     def clamp(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(actions, self.high), self.low)
 
@@ -123,9 +129,7 @@ class CEM(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        samples = self.clamp(state["mean"] + self.noise(state["std"]))
-        samples[0] = state["mean"]
-        costs = evaluate(samples)
+        samples, costs = self.around_mean(state, self.noise(state["std"]), evaluate)
         elites = samples[torch.topk(costs, c.elites, largest=False).indices]
         state["mean"] = c.momentum * state["mean"] + (1 - c.momentum) * elites.mean(0)
         state["std"] = (c.momentum * state["std"] + (1 - c.momentum) * elites.std(0)).clamp_min(c.min_std)
@@ -200,9 +204,7 @@ class MPPI(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        samples = self.clamp(state["mean"] + self.noise(state["std"]))
-        samples[0] = state["mean"]
-        costs = evaluate(samples)
+        samples, costs = self.around_mean(state, self.noise(state["std"]), evaluate)
         spread = (costs.max() - costs.min()).clamp_min(1e-9)
         weights = torch.softmax(-(costs - costs.min()) / (c.temperature * spread), dim=0)
         update = (weights[:, None, None] * (samples - state["mean"])).sum(0)
@@ -215,9 +217,7 @@ class PDDM(Planner):
 
     def iterate(self, state, evaluate, iteration):
         c = self.config
-        samples = self.clamp(state["mean"] + smooth_in_time(self.noise(state["std"]), c.smoothing))
-        samples[0] = state["mean"]
-        costs = evaluate(samples)
+        samples, costs = self.around_mean(state, smooth_in_time(self.noise(state["std"]), c.smoothing), evaluate)
         scale = costs.std().clamp_min(1e-9)
         weights = torch.softmax(-c.kappa * (costs - costs.min()) / scale, dim=0)
         state["mean"] = (weights[:, None, None] * samples).sum(0)
