@@ -39,23 +39,23 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def command(self, node: str) -> list[str]:
-        args = [sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args", "-r", f"__node:={node}",
-                "--params-file", str(self.params_file)]
-        if self.overrides:
-            args += ["--params-file", str(self._overrides_file)]
-        return args
+        return [sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args", "-r", f"__node:={node}",
+                "--params-file", str(self._params_file)]
 
-    def _write_overrides(self) -> None:
-        """Overrides go in a second params file, in each node's own section: a plain `-p` would lose
-        to the node's section of the first file."""
-        handle, path = tempfile.mkstemp(prefix="mbrl_ros_overrides_", suffix=".yaml")
+    def _write_params(self) -> Path:
+        """The params file with the overrides written into each node's own section. Not `-p`, which
+        loses to a node's section, nor a second file, whose values rcl drops when their type differs."""
+        document = yaml.safe_load(self.params_file.read_text()) or {}
+        for node in self.nodes:
+            section = document.setdefault(node, {}).setdefault("ros__parameters", {})
+            section.update(copy.deepcopy(self.overrides))
+        handle, path = tempfile.mkstemp(prefix="mbrl_ros_params_", suffix=".yaml")
         with os.fdopen(handle, "w") as stream:
-            yaml.safe_dump({node: {"ros__parameters": copy.deepcopy(self.overrides)} for node in self.nodes}, stream)
-        self._overrides_file = Path(path)
+            yaml.safe_dump(document, stream)
+        return Path(path)
 
     def start(self) -> "Stack":
-        if self.overrides:
-            self._write_overrides()
+        self._params_file = self._write_params() if self.overrides else self.params_file
         for node in self.nodes:
             output = None
             if self.log_dir is not None:
@@ -82,8 +82,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.overrides:
-            self._overrides_file.unlink(missing_ok=True)
+        if self._params_file != self.params_file:
+            self._params_file.unlink(missing_ok=True)
         return {n: p.returncode for n, p in self.processes.items()}
 
     def __enter__(self) -> "Stack":

@@ -1,6 +1,7 @@
 """Bad input over real topics: each node drops it with a warning, reacts safely, and stays alive."""
 
 import math
+import signal
 import subprocess
 import sys
 
@@ -132,6 +133,17 @@ def test_sim_ignores_bad_commands_and_holds(ros, tmp_path):
         probe.destroy_node()
 
 
+def arm_params_with(tmp_path, sections: dict) -> str:
+    """The arm's params file with values changed, by section. One file, because rcl keeps the first
+    file's value when a later file gives the same parameter another type."""
+    document = yaml.safe_load(robot_config("arm").read_text())
+    for section, values in sections.items():
+        document.setdefault(section, {"ros__parameters": {}})["ros__parameters"].update(values)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
 @pytest.mark.parametrize("node, parameter, value", [
     ("controller", "control_rate", "0.0"),
     ("controller", "elites", "5000"),
@@ -139,12 +151,29 @@ def test_sim_ignores_bad_commands_and_holds(ros, tmp_path):
     ("trainer", "nice", "40"),
     ("logger", "storage", "tape"),
     ("controller", "command_mode", "torque"),
+    ("controller", "control_rate", "fast"),
+    ("sim", "initial_positions", "[a, b, c, d, e, f, g]"),
+    ("trainer", "ensemble_members", "2.5"),
 ])
-def test_parameter_out_of_range_stops_the_node_with_its_name(tmp_path, node, parameter, value):
-    overrides = tmp_path / "bad.yaml"
-    overrides.write_text(yaml.safe_dump({node: {"ros__parameters": {parameter: yaml.safe_load(value)}}}))
-    result = subprocess.run([sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args",
-                             "--params-file", str(robot_config("arm")), "--params-file", str(overrides)],
+def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, value):
+    params = arm_params_with(tmp_path, {node: {parameter: yaml.safe_load(value)}})
+    result = subprocess.run([sys.executable, "-m", f"mbrl_ros.nodes.{node}", "--ros-args", "--params-file", params],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert f"'{parameter}'" in result.stderr
+
+
+def test_whole_numbers_are_accepted_for_float_parameters(tmp_path):
+    """`control_rate: 20` in YAML is an integer; the node takes it as 20.0 and starts."""
+    params = arm_params_with(tmp_path, {"/**": {"control_rate": 20},
+                                        "controller": {"state_timeout": 1, "workspace_span": [1, 1, 1, 1, 1, 1, 1]}})
+    process = subprocess.Popen([sys.executable, "-m", "mbrl_ros.nodes.controller", "--ros-args", "--params-file",
+                                params], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        process.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+        assert "at 20 Hz" in output and process.returncode == 0, output
+    else:
+        raise AssertionError(f"the controller exited: {process.communicate()[0]}")

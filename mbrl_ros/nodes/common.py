@@ -60,7 +60,17 @@ class CheckedNode(Node):
     """A Node whose parameters are declared with a description and a default, and checked once."""
 
     def param(self, name: str, default, description: str, check: Callable[[Any], str | None] | None = None):
-        value = self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+        """Declare, read and check a parameter. Whole numbers are accepted where a float is expected
+        (`rate: 20` as well as `rate: 20.0`); any other type is refused with a message."""
+        descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
+        value = self.declare_parameter(name, default, descriptor).value
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, list) and default and isinstance(default[0], float) and isinstance(value, list):
+            value = [float(v) if isinstance(v, int) else v for v in value]
+        if not _same_type(value, default):
+            raise ParameterError(f"parameter '{name}' = {value!r} must be of type {type(default).__name__} "
+                                 f"like its default {default!r} ({description})")
         problem = check(value) if check else None
         if problem:
             raise ParameterError(f"parameter '{name}' = {value!r} {problem} ({description})")
@@ -92,6 +102,12 @@ class CheckedNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         return array
+
+
+def _same_type(value, default) -> bool:
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, type(default[0])) for v in value) if default else True
+    return type(value) is type(default)
 
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
