@@ -86,8 +86,10 @@ def time_matmul_limit(model, population, horizon, iterations, dtype, device, arg
     return repeat(products, args.min_runs, args.budget)
 
 
-def naive_throughput(model, state_dim, action_dim, horizon, candidates: int = 20) -> float:
+def naive_throughput(model, state_dim, action_dim, horizon, candidates: int = 20, warm_up: bool = True) -> float:
     """Textbook random shooting: a Python loop over candidates and steps, one model call each."""
+    if warm_up:  # torch's first calls are slow; do not count them against the loop
+        naive_throughput(model, state_dim, action_dim, horizon, candidates=2, warm_up=False)
     model = model.float().cpu()
     rng = np.random.default_rng(0)
     state0 = np.zeros(state_dim, dtype=np.float32)
@@ -136,6 +138,13 @@ def main() -> None:
     else:
         grid = [(robot, h, n, i) for robot in problem_sizes() for h in (15, 30) for n in (100, 400, 1000, 2000)
                 for i in (1, 3, 5)]
+
+    # Warm up: the first timings of a process (thread pool, allocator, clocks) run slow.
+    state_dim, action_dim = problem_sizes()["arm"]
+    warm = GaussianEnsemble(state_dim, action_dim, members=5, hidden=200, layers=3).eval()
+    warm_args = argparse.Namespace(min_runs=10, budget=1.0)
+    for dtype in dtypes:
+        time_planner(warm, state_dim, action_dim, args.planner, 15, 400, 3, dtype, "cpu", warm_args)
 
     rows = []
     naive_cache = {}
