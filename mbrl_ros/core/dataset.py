@@ -18,29 +18,24 @@ class RecordedData:
         self.series: dict[Path, RobotSeries] = {}
         self.unreadable: dict[Path, str] = {}
 
-    def add(self, bag: Path) -> RobotSeries:
-        """Read one bag (once); an unreadable one is remembered with the reason and skipped."""
-        if bag not in self.series:
-            self.series[bag] = read_robot_series([bag], self.state_topic, self.command_topic, self.joints)
-        return self.series[bag]
-
     def add_path(self, path: str | Path) -> list[Path]:
-        """Read a rosbag2 directory, or every bag in a folder of them; returns the new bags."""
-        new = [b for b in find_bags(path) if b not in self.series and b not in self.unreadable]
-        return [b for b in new if self._try_add(b)]
+        """Read a rosbag2 directory, or every bag in a folder of them; returns the bags read."""
+        return [b for b in find_bags(path) if self._read(b)]
 
     def refresh(self, directory: str | Path) -> list[Path]:
-        """Read the chunks that closed since the last call."""
-        new = [c for c in closed_chunks(directory) if c not in self.series and c not in self.unreadable]
-        return [c for c in new if self._try_add(c)]
+        """Read the chunks that closed since the last call; returns them."""
+        return [c for c in closed_chunks(directory) if self._read(c)]
 
-    def _try_add(self, bag: Path) -> bool:
+    def _read(self, bag: Path) -> bool:
+        """Read a bag not seen before. An unreadable one is remembered with the reason and skipped."""
+        if bag in self.series or bag in self.unreadable:
+            return False
         try:
-            self.add(bag)
-            return True
+            self.series[bag] = read_robot_series([bag], self.state_topic, self.command_topic, self.joints)
         except Exception as error:  # corrupt or foreign files must not stop training on the rest
             self.unreadable[bag] = f"{type(error).__name__}: {error}"
             return False
+        return True
 
     def transitions(self) -> Transitions:
         parts = list(self.series.values())
