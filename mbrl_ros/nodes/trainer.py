@@ -12,6 +12,7 @@ from pathlib import Path
 
 from std_msgs.msg import String
 
+from ..core.checkpoint import CheckpointError
 from ..core.dataset import RecordedData
 from ..core.learner import DynamicsLearner, ModelConfig, torch_device
 from ..core.training import TrainConfig
@@ -55,12 +56,27 @@ class TrainerNode(CheckedNode):
         self.data = RecordedData(list(spec.joints), state_topic, command_topic, 1.0 / control_rate)
         self.learner = DynamicsLearner(list(spec.joints), 1.0 / control_rate, spec.command_mode, model, training,
                                        torch_device(device))
+        self.continue_from_checkpoints()
         self.trained_on = 0
         self.status = (WARN, "waiting for data", {})
         self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
         self.diagnostics = self.diagnostics_publisher()
         self.create_timer(poll_period, self.on_poll)
         self.get_logger().info(f"learning from {self.data_dir}, checkpoints to {self.checkpoint_dir}")
+
+    def continue_from_checkpoints(self) -> None:
+        """After a restart: warm-start from the newest checkpoint, and never reuse a version number
+        (an older checkpoint is never overwritten)."""
+        existing = sorted(self.checkpoint_dir.glob("model_*.pt"))
+        if not existing:
+            return
+        try:
+            self.learner.warm_start(existing[-1])
+            self.get_logger().info(f"continuing from {existing[-1]}")
+        except (CheckpointError, ValueError) as error:
+            self.get_logger().warning(f"starting a new model: {error}")
+        numbers = [int(p.stem.split("_")[-1]) for p in existing if p.stem.split("_")[-1].isdigit()]
+        self.learner.version = max([self.learner.version, *numbers])
 
     def on_poll(self) -> None:
         for chunk in self.data.refresh(self.data_dir):

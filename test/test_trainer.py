@@ -1,0 +1,39 @@
+"""The trainer node learns from closed chunks, and a restarted trainer never overwrites a checkpoint."""
+
+import pytest
+
+from bags import record_linear_motion
+from mbrl_ros.cli import main
+from mbrl_ros.core.checkpoint import load_checkpoint
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.launcher import Stack
+from probe import Probe
+
+ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("newest_is_corrupt", [False, True])
+def test_restarted_trainer_continues_numbering_and_keeps_old_checkpoints(ros, tmp_path, newest_is_corrupt):
+    record_linear_motion(tmp_path / "data", ARM_JOINTS, seconds=10.0)
+    models = tmp_path / "models"
+    models.mkdir()
+    assert main(["train", "--bag", str(tmp_path / "data"), "--output", str(models / "model_0003.pt")]) == 0
+    kept = {"model_0003.pt": (models / "model_0003.pt").read_bytes()}
+    if newest_is_corrupt:
+        (models / "model_0005.pt").write_bytes(b"half a checkpoint")
+        kept["model_0005.pt"] = b"half a checkpoint"
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(models), "min_transitions": 50,
+                 "max_epochs": 5}
+    with Stack(robot_config("arm"), overrides, nodes=("trainer",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("trainer_probe")
+        probe.spin_until(lambda: probe.models, 90, "a checkpoint on /mbrl/model", stack)
+        probe.destroy_node()
+    expected = "model_0006.pt" if newest_is_corrupt else "model_0004.pt"
+    assert probe.models[-1] == str(models / expected)
+    _, metadata = load_checkpoint(models / expected)
+    assert metadata["version"] == int(expected[6:10])
+    for name, content in kept.items():
+        assert (models / name).read_bytes() == content
+    log = (tmp_path / "logs" / "trainer.log").read_text()
+    assert ("starting a new model" in log) == newest_is_corrupt
