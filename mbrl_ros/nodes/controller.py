@@ -140,6 +140,8 @@ class ControllerNode(CheckedNode):
             return f"was trained for a {metadata.get('dt')} s step, this controller runs at {self.control_rate} Hz"
         if metadata.get("command_mode") != self.spec.command_mode:
             return f"was trained on {metadata.get('command_mode')} commands"
+        if (model.state_dim, model.action_dim) != (self.spec.state_dim, self.spec.dof):
+            return f"has {model.state_dim} states and {model.action_dim} actions"
         return None
 
     # Control -------------------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class ControllerNode(CheckedNode):
             self.mode = "stale state: safe command" if state is not None else "waiting for state"
             if state is not None:
                 self.get_logger().warning(f"state is {age:.2f} s old: sending the safe command",
-                                       throttle_duration_sec=2.0)
+                                          throttle_duration_sec=2.0)
             self.send(self.safe_command(state), state)
             return
         if self.mpc is None:
