@@ -31,12 +31,12 @@ class WaypointExplorer:
         self.steps += 1
         half_range = (self.high - self.low) / 2
         self.filtered = self.smoothing * self.filtered + (1 - self.smoothing) * self.rng.standard_normal(self.spec.dof)
-        noise = self.noise * half_range * self.filtered / np.sqrt((1 - self.smoothing) / (1 + self.smoothing))
+        unit_noise = self.filtered / np.sqrt((1 - self.smoothing) / (1 + self.smoothing))  # unit variance
         error = self.waypoint - q
-        if self.spec.command_mode == "velocity":
-            command = self.gain * error
-        elif self.spec.command_mode == "position":
-            command = q + np.clip(self.gain * error, -0.1, 0.1)
+        if self.spec.command_mode == "position":  # small steps around the current position, in rad or m
+            command = q + np.clip(self.gain * error, -0.1, 0.1) + 0.05 * self.noise * unit_noise
+        elif self.spec.command_mode == "velocity":
+            command = self.gain * error + self.noise * half_range * unit_noise
         else:
-            command = half_range * np.clip(self.gain * error - 0.2 * qd, -1, 1)
-        return np.clip(command + noise, self.low, self.high)
+            command = half_range * (np.clip(self.gain * error - 0.2 * qd, -1, 1) + self.noise * unit_noise)
+        return np.clip(command, self.low, self.high)
