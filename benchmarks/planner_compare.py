@@ -28,6 +28,7 @@ from mbrl_ros.core.robot import RobotSpec
 from mbrl_ros.core.sim import RobotSim
 from mbrl_ros.core.training import TrainConfig, train_ensemble
 from mbrl_ros.core.transitions import Transitions
+from mbrl_ros.plotting import two_panels
 
 SUCCESS_M = 0.03
 
@@ -115,23 +116,15 @@ def main() -> None:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for name in sorted({r["planner"] for r in rows}):
-        mine = [r for r in rows if r["planner"] == name]
-        budgets = [r["budget_ms"] for r in mine]
-        left.plot(budgets, [r["median_final_error_m"] * 100 for r in mine], marker="o", label=name)
-        right.plot(budgets, [r["success_rate"] * 100 for r in mine], marker="o", label=name)
-    left.set(xlabel="planning budget (ms)", ylabel="median final error (cm)", xscale="log", yscale="log")
-    right.set(xlabel="planning budget (ms)", ylabel="success (%): final error < 3 cm", xscale="log")
-    left.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    with two_panels(path, size=(11, 4)) as (left, right):
+        for name in sorted({r["planner"] for r in rows}):
+            mine = [r for r in rows if r["planner"] == name]
+            budgets = [r["budget_ms"] for r in mine]
+            left.plot(budgets, [r["median_final_error_m"] * 100 for r in mine], marker="o", label=name)
+            right.plot(budgets, [r["success_rate"] * 100 for r in mine], marker="o", label=name)
+        left.set(xlabel="planning budget (ms)", ylabel="median final error (cm)", xscale="log", yscale="log")
+        right.set(xlabel="planning budget (ms)", ylabel="success (%): final error < 3 cm", xscale="log")
+        left.legend()
 
 
 if __name__ == "__main__":

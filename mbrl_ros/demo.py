@@ -28,6 +28,7 @@ from .core.paths import robot_config
 from .core.robot import RobotSpec
 from .launcher import Stack
 from .nodes.common import LATCHED_QOS, STATE_QOS
+from .plotting import two_panels
 
 
 class DemoUser(Node):
@@ -138,24 +139,16 @@ def run_demo(robot: str, out_dir: Path, targets: int = 10, target_seconds: float
 
 
 def plot_learning_curve(curve: list, results: list, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    if curve:
-        times, targets, errors = map(np.array, zip(*curve))
-        for index in np.unique(targets):
-            mask = targets == index
-            left.plot(times[mask], errors[mask] * 100, color="tab:blue")
-    left.set(xlabel="time since start (s)", ylabel="end-effector error (cm)", yscale="log",
-             title="Distance to each goal over time")
-    finals = [r["final_error_m"] * 100 for r in results]
-    right.bar(range(1, len(finals) + 1), finals, color="tab:green")
-    right.axhline(3.0, color="tab:red", linestyle="--", label="3 cm")
-    right.set(xlabel="target", ylabel="final error (cm)", title="Final error per target")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    with two_panels(path) as (left, right):
+        if curve:
+            times, targets, errors = map(np.array, zip(*curve))
+            for index in np.unique(targets):
+                mask = targets == index
+                left.plot(times[mask], errors[mask] * 100, color="tab:blue")
+        left.set(xlabel="time since start (s)", ylabel="end-effector error (cm)", yscale="log",
+                 title="Distance to each goal over time")
+        finals = [r["final_error_m"] * 100 for r in results]
+        right.bar(range(1, len(finals) + 1), finals, color="tab:green")
+        right.axhline(3.0, color="tab:red", linestyle="--", label="3 cm")
+        right.set(xlabel="target", ylabel="final error (cm)", title="Final error per target")
+        right.legend()

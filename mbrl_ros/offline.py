@@ -12,15 +12,12 @@ from .core.params import node_parameters
 from .core.paths import robot_config
 from .core.robot import RobotSpec
 from .core.training import TrainConfig
+from .plotting import two_panels
 
 
-def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Path | None = None) -> dict:
-    """Read every bag under `bag`, train as the trainer node would, and write a checkpoint."""
-    params = node_parameters(params_file or robot_config(robot), "trainer")
-    spec = RobotSpec.from_params(params)
-    dt = 1.0 / float(params.get("control_rate", 20.0))
-    data = RecordedData(list(spec.joints), params.get("state_topic", "/joint_states"),
-                        params["command_topic"], dt)
+def read_transitions(bag: Path, params: dict, joints: list[str], dt: float):
+    """Every recording under `bag` as transitions, saying what had to be skipped and why."""
+    data = RecordedData(joints, params.get("state_topic", "/joint_states"), params["command_topic"], dt)
     data.add_path(bag)
     for path, reason in data.unreadable.items():
         print(f"skipped unreadable bag {path}: {reason}")
@@ -28,6 +25,15 @@ def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Pat
         print(f"skipped {count} messages: {reason}")
     transitions = data.transitions()
     print(f"{len(transitions)} transitions from {len(data.series)} bag(s)")
+    return transitions
+
+
+def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Path | None = None) -> dict:
+    """Read every bag under `bag`, train as the trainer node would, and write a checkpoint."""
+    params = node_parameters(params_file or robot_config(robot), "trainer")
+    spec = RobotSpec.from_params(params)
+    dt = 1.0 / float(params.get("control_rate", 20.0))
+    transitions = read_transitions(bag, params, list(spec.joints), dt)
     learner = DynamicsLearner(
         list(spec.joints), dt, spec.command_mode,
         ModelConfig(params.get("ensemble_members", 5), params.get("hidden_units", 200), params.get("hidden_layers", 3)),
@@ -59,9 +65,7 @@ def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Pat
     joints, dt = metadata.get("joints"), float(metadata.get("dt", 0.0))
     if not joints or dt <= 0:
         raise ValueError(f"{checkpoint} does not say which joints and time step it was trained for")
-    data = RecordedData(joints, params.get("state_topic", "/joint_states"), params["command_topic"], dt)
-    data.add_path(bag)
-    transitions = data.transitions()
+    transitions = read_transitions(bag, params, joints, dt)
     if len(transitions) == 0:
         raise ValueError(f"no transitions for joints {joints} in {bag}")
     result = evaluate_model(model, transitions, dt, horizon)
@@ -81,29 +85,22 @@ def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Pat
 
 
 def plot_evaluation(result: dict, names: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from .core.evaluation import EXPECTED_COVERAGE
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
-    ks = sorted(result["k_step_rmse"])
-    for i, name in enumerate(names):
-        left.plot(ks, [result["k_step_rmse"][k][i] for k in ks], label=name,
-                  linestyle="-" if name.endswith("position") else "--")
-    left.set(xlabel="prediction steps k", ylabel="RMSE", yscale="log", title="Open-loop prediction error")
-    left.legend(fontsize=6, ncol=2)
-    x = np.arange(len(names))
-    right.bar(x - 0.2, result["coverage_1sigma"], 0.4, label="inside 1 sigma")
-    right.bar(x + 0.2, result["coverage_2sigma"], 0.4, label="inside 2 sigma")
-    for sigmas, share in EXPECTED_COVERAGE.items():
-        right.axhline(share, color="black", linestyle=":", linewidth=1)
-    right.set_xticks(x, names, rotation=90, fontsize=6)
-    right.set(ylim=(0, 1), ylabel="share of true next states", title="Calibration (dotted: ideal)")
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    with two_panels(path, size=(13, 4.8)) as (left, right):
+        ks = sorted(result["k_step_rmse"])
+        for i, name in enumerate(names):
+            left.plot(ks, [result["k_step_rmse"][k][i] for k in ks], label=name,
+                      linestyle="-" if name.endswith("position") else "--")
+        left.set(xlabel="prediction steps k", ylabel="RMSE", yscale="log", title="Open-loop prediction error")
+        left.legend(fontsize=6, ncol=2)
+        x = np.arange(len(names))
+        right.bar(x - 0.2, result["coverage_1sigma"], 0.4, label="inside 1 sigma")
+        right.bar(x + 0.2, result["coverage_2sigma"], 0.4, label="inside 2 sigma")
+        for share in EXPECTED_COVERAGE.values():
+            right.axhline(share, color="black", linestyle=":", linewidth=1)
+        right.set_xticks(x, names, rotation=90, fontsize=6)
+        right.set(ylim=(0, 1), ylabel="share of true next states", title="Calibration (dotted: ideal)")
+        right.legend()
