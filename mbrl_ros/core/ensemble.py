@@ -77,30 +77,35 @@ class GaussianEnsemble(nn.Module):
         """The planners' hot path: member m follows its own mean prediction for the particles
         state[m] (members, particles, S) under actions[m] (members, particles, H, A); returns
         (members, particles, H+1, S). Equal to repeated `predict` means, with less work per step:
-        the actions' share of the first layer is computed for all steps at once, and only the mean
-        half of the output layer is evaluated.
+        the normalisations are folded into the weights, the actions' share of the first layer is
+        computed for all steps at once, and only the mean half of the output layer is evaluated.
 
         A model cast to bfloat16 runs its products in bfloat16 while the states stay in the dtype
         they come in: small deltas are not lost to bfloat16's 8-bit mantissa."""
-        dtype = self.head.weight.dtype
-        actions = actions.to(dtype)
         members, particles, horizon, action_dim = actions.shape
-        s_dim = self.state_dim
-        first, rest = self.layers[0], self.layers[1:]
-        action_norm = (actions - self.input_mean[s_dim:]) / self.input_std[s_dim:]
-        action_part = torch.baddbmm(first.bias, action_norm.reshape(members, particles * horizon, action_dim),
-                                    first.weight[:, s_dim:]).reshape(members, particles, horizon, -1)
-        state_weight = first.weight[:, :s_dim] / self.input_std[:s_dim, None]  # folds in the normalisation
-        state_offset = (self.input_mean[:s_dim] / self.input_std[:s_dim]) @ first.weight[:, :s_dim]  # (members, hidden)
-        action_part = action_part - state_offset[:, None, None]
-        head_weight, head_bias = self.head.weight[..., :s_dim], self.head.bias[..., :s_dim]
-        scale, shift = self.target_std, self.target_mean
+        state_weight, action_weight, first_bias = self._folded_input_layer()
+        head_weight, head_bias = self._folded_head()
+        dtype = head_weight.dtype
+        step_major = actions.to(dtype).transpose(1, 2).reshape(members, horizon * particles, action_dim)
+        action_part = torch.baddbmm(first_bias, step_major, action_weight).view(members, horizon, particles, -1)
         states = [state]
         for t in range(horizon):
-            x = F.silu(torch.baddbmm(action_part[:, :, t], state.to(dtype), state_weight), inplace=True)
-            for layer in rest:
+            x = F.silu(torch.baddbmm(action_part[:, t], state.to(dtype), state_weight), inplace=True)
+            for layer in self.layers[1:]:
                 x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=True)
-            state = state + (torch.baddbmm(head_bias, x, head_weight) * scale + shift).to(state.dtype)
+            state = state + torch.baddbmm(head_bias, x, head_weight)
             states.append(state)
         return torch.stack(states, dim=2)
 
+    def _folded_input_layer(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first layer's state weight, action weight and bias, for inputs in the data's units."""
+        first = self.layers[0]
+        weight = first.weight / self.input_std[:, None]
+        bias = first.bias - ((self.input_mean / self.input_std) @ first.weight)[:, None]
+        return weight[:, :self.state_dim], weight[:, self.state_dim:], bias
+
+    def _folded_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean half of the output layer, giving the delta in the data's units."""
+        s = self.state_dim
+        return (self.head.weight[..., :s] * self.target_std,
+                self.head.bias[..., :s] * self.target_std + self.target_mean)
