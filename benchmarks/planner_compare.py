@@ -1,7 +1,7 @@
 """Which planner reaches best within a time budget? The arm reach task in the in-process PyBullet
 simulator (no ROS), with one model learned from exploration, for every planner and budget.
 
-    .venv/bin/python benchmarks/planner_compare.py [--quick] [--out planner_compare.json]
+    .venv/bin/python benchmarks/planner_compare.py [--quick] [--targets 20] [--out planner_compare.json]
 
 Prints final error and success rate (final error under 3 cm) per planner and planning budget,
 writes JSON and a PNG. The controller's defaults (config/arm.yaml) come from this comparison.
@@ -67,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer targets and budgets")
     parser.add_argument("--planners", default=",".join(sorted(PLANNERS)))
+    parser.add_argument("--targets", type=int, help="reach targets per planner and budget (default 10, quick 4)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, as the controller uses")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
                         help="dtype of the candidates' model products")
@@ -85,7 +86,7 @@ def main() -> None:
     print("exploring for 60 s of simulated time and learning a model ...")
     model = explore_and_learn(sim, spec, box, dt, substeps, 60.0, rng)
     budgets = [0.01, 0.04] if args.quick else [0.01, 0.02, 0.04, 0.08]
-    targets = 4 if args.quick else 10
+    targets = args.targets or (4 if args.quick else 10)
     fk = spec.forward_kinematics().double()
     goals = [random_reachable_goal(fk, *box, np.random.default_rng(100 + i))[1] for i in range(targets)]
 
