@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.ticker import NullLocator
 
 from mbrl_ros.core.ensemble import GaussianEnsemble
 from mbrl_ros.core.exploration import WaypointExplorer
@@ -125,6 +126,10 @@ def plot(rows: list[dict], path: Path) -> None:
             right.plot(budgets, [r["success_rate"] * 100 for r in mine], marker="o", label=name)
         left.set(xlabel="planning budget (ms)", ylabel="median final error (cm)", xscale="log", yscale="log")
         right.set(xlabel="planning budget (ms)", ylabel="success (%): final error < 3 cm", xscale="log")
+        budgets = sorted({r["budget_ms"] for r in rows})
+        for axis in (left, right):
+            axis.set_xticks(budgets, [f"{b:g}" for b in budgets])
+            axis.xaxis.set_minor_locator(NullLocator())
         left.legend()
 
 
