@@ -68,18 +68,29 @@ def time_planner(model, state_dim, action_dim, planner, horizon, population, ite
 
 
 def time_matmul_limit(model, population, horizon, iterations, dtype, device, args):
-    """Only the ensemble's layer products (with bias), for the same shapes and sequential steps."""
-    members = model.members
-    weights = [(layer.weight.detach().to(dtype=dtype, device=device),
-                layer.bias.detach().to(dtype=dtype, device=device)) for layer in [*model.layers, model.head]]
-    x0 = torch.randn(members, population // members, weights[0][0].shape[1], dtype=dtype, device=device)
+    """Only the products the planner's rollout makes (with bias), for the same shapes and sequential
+    steps: per iteration, the actions' share of the first layer for all steps at once; per step, the
+    state's share of the first layer, the hidden layers and the mean half of the output layer."""
+    members, s_dim = model.members, model.state_dim
+    particles = population // members
+
+    def operands(rows, weight, bias):
+        weight, bias = weight.detach().to(dtype=dtype, device=device), bias.detach().to(dtype=dtype, device=device)
+        return torch.randn(members, rows, weight.shape[1], dtype=dtype, device=device), weight, bias
+
+    first = model.layers[0]
+    action_product = operands(particles * horizon, first.weight[:, s_dim:], first.bias)
+    step_products = [operands(particles, first.weight[:, :s_dim], first.bias)]
+    step_products += [operands(particles, layer.weight, layer.bias) for layer in model.layers[1:]]
+    step_products.append(operands(particles, model.head.weight[..., :s_dim], model.head.bias[..., :s_dim]))
 
     def products():
         with torch.no_grad():
-            for _ in range(iterations * horizon):
-                x = x0
-                for weight, bias in weights:
-                    x = torch.baddbmm(bias, x, weight)
+            for _ in range(iterations):
+                torch.baddbmm(action_product[2], action_product[0], action_product[1])
+                for _ in range(horizon):
+                    for x, weight, bias in step_products:
+                        torch.baddbmm(bias, x, weight)
         if device != "cpu":
             torch.cuda.synchronize()
 

@@ -1,0 +1,29 @@
+"""The benchmarks run on demand, not in CI; these keep their parts working on a tiny problem."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import planner_bench  # noqa: E402
+
+from mbrl_ros.core.ensemble import GaussianEnsemble  # noqa: E402
+from mbrl_ros.core.planners import PLANNERS  # noqa: E402
+
+TINY = argparse.Namespace(min_runs=2, budget=0.0)
+
+
+@pytest.mark.parametrize("planner", sorted(PLANNERS))
+def test_planner_timing_runs_every_planner(planner):
+    model = GaussianEnsemble(4, 2, members=5, hidden=16, layers=3).eval()
+    times = planner_bench.time_planner(model, 4, 2, planner, 5, 20, 2, torch.float32, "cpu", TINY)
+    assert len(times) >= TINY.min_runs and all(t > 0 for t in times)
+
+
+def test_matmul_limit_and_naive_loop_run():
+    model = GaussianEnsemble(4, 2, members=5, hidden=16, layers=3).eval()
+    assert len(planner_bench.time_matmul_limit(model, 20, 5, 2, torch.float32, "cpu", TINY)) >= TINY.min_runs
+    assert planner_bench.naive_throughput(model, 4, 2, horizon=5, candidates=3) > 0
