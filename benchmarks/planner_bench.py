@@ -87,7 +87,8 @@ def time_matmul_limit(model, population, horizon, iterations, dtype, device, arg
     def products():
         with torch.no_grad():
             for _ in range(iterations):
-                torch.baddbmm(action_product[2], action_product[0], action_product[1])
+                x, weight, bias = action_product
+                torch.baddbmm(bias, x, weight)
                 for _ in range(horizon):
                     for x, weight, bias in step_products:
                         torch.baddbmm(bias, x, weight)
