@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mbrl_ros.core.ensemble import GaussianEnsemble
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.planners import PlannerConfig, make_planner
-from mbrl_ros.core.robot import RobotSpec
-from mbrl_ros.core.rollout import rollout
+from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
+from mbrl_ros.core.planning.rollout import rollout
+from mbrl_ros.core.robots.robot import RobotSpec
 
 
 def problem_sizes() -> dict[str, tuple[int, int]]:

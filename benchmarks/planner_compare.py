@@ -18,17 +18,17 @@ import numpy as np
 import torch
 from matplotlib.ticker import NullLocator
 
-from mbrl_ros.core.ensemble import GaussianEnsemble
-from mbrl_ros.core.exploration import WaypointExplorer
-from mbrl_ros.core.goals import joint_box, random_reachable_goal
-from mbrl_ros.core.mpc import ReachMPC
+from mbrl_ros.core.control.exploration import WaypointExplorer
+from mbrl_ros.core.control.mpc import ReachMPC
+from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
+from mbrl_ros.core.models.training import TrainConfig, train_ensemble
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.planners import PLANNERS, PlannerConfig
-from mbrl_ros.core.robot import RobotSpec
-from mbrl_ros.core.sim import RobotSim
-from mbrl_ros.core.training import TrainConfig, train_ensemble
-from mbrl_ros.core.transitions import Transitions
+from mbrl_ros.core.planning.planners import PLANNERS, PlannerConfig
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.sims.fixed_base import RobotSim
+from mbrl_ros.core.tasks.reach import joint_box, random_reachable_goal
 from mbrl_ros.plotting import two_panels
 
 SUCCESS_M = 0.03

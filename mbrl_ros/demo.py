@@ -21,11 +21,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from tqdm import tqdm
 
-from .core.goals import joint_box, random_reachable_goal
-from .core.joint_state import BadJointState, state_vector
 from .core.params import node_parameters
 from .core.paths import robot_config
-from .core.robot import RobotSpec
+from .core.robots.joint_state import BadJointState, state_vector
+from .core.robots.robot import RobotSpec
+from .core.tasks.reach import joint_box, random_reachable_goal
 from .launcher import Stack
 from .nodes.common import LATCHED_QOS, STATE_QOS
 from .plotting import two_panels

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .core.dataset import RecordedData
-from .core.learner import DynamicsLearner, ModelConfig, torch_device
+from .core.data.dataset import RecordedData
+from .core.models.learner import DynamicsLearner, ModelConfig, torch_device
+from .core.models.training import TrainConfig
 from .core.params import node_parameters
 from .core.paths import robot_config
-from .core.robot import RobotSpec
-from .core.training import TrainConfig
+from .core.robots.robot import RobotSpec
 from .plotting import two_panels
 
 
@@ -57,8 +57,8 @@ def state_names(joints: list[str]) -> list[str]:
 def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Path | None = None,
                horizon: int = 10, plot: Path | None = None) -> dict:
     """Prediction errors and calibration of a checkpoint on a recording, printed and plotted."""
-    from .core.checkpoint import load_checkpoint
-    from .core.evaluation import EXPECTED_COVERAGE, evaluate_model
+    from .core.models.checkpoint import load_checkpoint
+    from .core.models.evaluation import EXPECTED_COVERAGE, evaluate_model
 
     params = node_parameters(params_file or robot_config(robot), "trainer")
     model, metadata = load_checkpoint(checkpoint)
@@ -87,7 +87,7 @@ def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Pat
 def plot_evaluation(result: dict, names: list[str], path: Path) -> None:
     import numpy as np
 
-    from .core.evaluation import EXPECTED_COVERAGE
+    from .core.models.evaluation import EXPECTED_COVERAGE
 
     with two_panels(path, size=(13, 4.8)) as (left, right):
         ks = sorted(result["k_step_rmse"])

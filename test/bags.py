@@ -7,7 +7,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from mbrl_ros.core.bag import ChunkedBagWriter
+from mbrl_ros.core.data.bag import ChunkedBagWriter
 
 STATE_TOPIC, COMMAND_TOPIC = "/joint_states", "/forward_velocity_controller/commands"
 TOPICS = {STATE_TOPIC: "sensor_msgs/msg/JointState", COMMAND_TOPIC: "std_msgs/msg/Float64MultiArray"}

@@ -5,7 +5,7 @@ import torch
 
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.robot import RobotSpec
+from mbrl_ros.core.robots.robot import RobotSpec
 
 torch.set_num_threads(1)
 

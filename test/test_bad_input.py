@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import yaml
 from geometry_msgs.msg import PoseStamped
+from probe import COMMAND_TOPIC, Probe
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import LATCHED_QOS
-from probe import COMMAND_TOPIC, Probe
 
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 HOME = [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]

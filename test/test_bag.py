@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
+from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_state, record_linear_motion
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 
-from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_state, record_linear_motion
-from mbrl_ros.core.bag import ChunkedBagWriter, closed_chunks, find_bags, read_robot_series
-from mbrl_ros.core.dataset import RecordedData
+from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks, find_bags, read_robot_series
+from mbrl_ros.core.data.dataset import RecordedData
 
 JOINTS = ["a", "b", "c"]
 

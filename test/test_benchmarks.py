@@ -10,8 +10,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import planner_bench  # noqa: E402
 
-from mbrl_ros.core.ensemble import GaussianEnsemble  # noqa: E402
-from mbrl_ros.core.planners import PLANNERS  # noqa: E402
+from mbrl_ros.core.models.ensemble import GaussianEnsemble  # noqa: E402
+from mbrl_ros.core.planning.planners import PLANNERS  # noqa: E402
 
 TINY = argparse.Namespace(min_runs=2, budget=0.0)
 

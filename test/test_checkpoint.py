@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from mbrl_ros.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from mbrl_ros.core.ensemble import GaussianEnsemble
+from mbrl_ros.core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
 
 
 def test_save_and_load_round_trip(tmp_path):

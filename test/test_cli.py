@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bags import record_linear_motion
-from mbrl_ros.cli import main
-from mbrl_ros.core.checkpoint import load_checkpoint
 from probe import Probe
+
+from mbrl_ros.cli import main
+from mbrl_ros.core.models.checkpoint import load_checkpoint
 
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from mbrl_ros.core.ensemble import GaussianEnsemble
-from mbrl_ros.core.training import TrainConfig, train_ensemble
-from mbrl_ros.core.transitions import Transitions
+from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
+from mbrl_ros.core.models.training import TrainConfig, train_ensemble
 
 
 def known_dynamics(states, actions):

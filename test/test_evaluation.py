@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-
 from bags import record_linear_motion
+
 from mbrl_ros.cli import main
-from mbrl_ros.core.evaluation import EXPECTED_COVERAGE, chains, coverage
+from mbrl_ros.core.models.evaluation import EXPECTED_COVERAGE, chains, coverage
 
 
 @pytest.mark.parametrize("sigmas", [1, 2])

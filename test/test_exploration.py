@@ -1,8 +1,8 @@
 import numpy as np
 
-from mbrl_ros.core.exploration import WaypointExplorer
-from mbrl_ros.core.goals import joint_box
-from mbrl_ros.core.sim import RobotSim
+from mbrl_ros.core.control.exploration import WaypointExplorer
+from mbrl_ros.core.sims.fixed_base import RobotSim
+from mbrl_ros.core.tasks.reach import joint_box
 
 
 def test_exploration_covers_the_box_smoothly_within_command_bounds(arm, arm_params):

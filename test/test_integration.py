@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 from geometry_msgs.msg import PoseStamped
-
-from mbrl_ros.core.bag import closed_chunks, read_robot_series
-from mbrl_ros.core.checkpoint import load_checkpoint
-from mbrl_ros.core.goals import joint_box, random_reachable_goal
-from mbrl_ros.core.joint_state import state_vector
-from mbrl_ros.core.paths import robot_config
-from mbrl_ros.launcher import Stack
 from probe import COMMAND_TOPIC, Probe
+
+from mbrl_ros.core.data.bag import closed_chunks, read_robot_series
+from mbrl_ros.core.models.checkpoint import load_checkpoint
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.robots.joint_state import state_vector
+from mbrl_ros.core.tasks.reach import joint_box, random_reachable_goal
+from mbrl_ros.launcher import Stack
 
 SMALL_BUDGET = {
     "min_transitions": 400, "chunk_seconds": 2.0, "max_epochs": 60, "train_slice_seconds": 15.0,

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from mbrl_ros.core.joint_state import BadJointState, state_vector
+from mbrl_ros.core.robots.joint_state import BadJointState, state_vector
 
 JOINTS = ["j1", "j2"]
 

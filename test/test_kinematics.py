@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from mbrl_ros.core.robot import RobotSpec
-from mbrl_ros.core.sim import RobotSim
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.sims.fixed_base import RobotSim
 
 
 def test_forward_kinematics_matches_pybullet(arm):

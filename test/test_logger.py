@@ -4,11 +4,11 @@ import signal
 import time
 
 import pytest
+from probe import COMMAND_TOPIC, Probe
 
-from mbrl_ros.core.bag import closed_chunks, read_robot_series
+from mbrl_ros.core.data.bag import closed_chunks, read_robot_series
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
-from probe import COMMAND_TOPIC, Probe
 
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 

@@ -80,7 +80,7 @@ def test_package_xml_is_format_3_and_declares_what_nodes_import():
 
 def test_every_robot_config_names_a_shipped_urdf():
     from mbrl_ros.core.params import node_parameters
-    from mbrl_ros.core.robot import RobotSpec
+    from mbrl_ros.core.robots.robot import RobotSpec
 
     for config in (ROOT / "config").glob("*.yaml"):
         spec = RobotSpec.from_params(node_parameters(config, "controller"))

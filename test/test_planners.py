@@ -3,7 +3,7 @@ import time
 import pytest
 import torch
 
-from mbrl_ros.core.planners import PLANNERS, PlannerConfig, colored_noise, make_planner
+from mbrl_ros.core.planning.planners import PLANNERS, PlannerConfig, colored_noise, make_planner
 
 LOW, HIGH = torch.full((2,), -1.0), torch.full((2,), 1.0)
 

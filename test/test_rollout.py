@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from mbrl_ros.core.ensemble import GaussianEnsemble
-from mbrl_ros.core.rollout import PROPAGATIONS, rollout
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
+from mbrl_ros.core.planning.rollout import PROPAGATIONS, rollout
 
 MEMBERS, STATE, ACTION = 4, 3, 2
 

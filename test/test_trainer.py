@@ -1,13 +1,13 @@
 """The trainer node learns from closed chunks, and a restarted trainer never overwrites a checkpoint."""
 
 import pytest
-
 from bags import record_linear_motion
+from probe import Probe
+
 from mbrl_ros.cli import main
-from mbrl_ros.core.checkpoint import load_checkpoint
+from mbrl_ros.core.models.checkpoint import load_checkpoint
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
-from probe import Probe
 
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 

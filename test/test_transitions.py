@@ -1,6 +1,6 @@
 import numpy as np
 
-from mbrl_ros.core.transitions import build_transitions
+from mbrl_ros.core.data.transitions import build_transitions
 
 DT = 0.05
 

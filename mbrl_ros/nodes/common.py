@@ -12,10 +12,10 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
-from ..core.robot import COMMAND_MODES, RobotSpec
+from ..core.robots.robot import COMMAND_MODES, RobotSpec
 
 # State: best effort, newest only. Accepts reliable and best-effort publishers alike.
 STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)

@@ -18,17 +18,29 @@ from nav_msgs.msg import Path
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from ..core.checkpoint import CheckpointError, load_checkpoint
-from ..core.exploration import WaypointExplorer
-from ..core.goals import joint_box
-from ..core.joint_state import BadJointState, state_vector
-from ..core.learner import torch_device
-from ..core.mpc import PRECISIONS, ReachMPC
-from ..core.planners import PLANNERS, PlannerConfig
-from ..core.rollout import PROPAGATIONS
-from .common import (COMMAND_QOS, LATCHED_QOS, OK, STATE_QOS, WARN, CheckedNode, in_range, length,
-                     non_negative, one_of, positive, run,
-                     set_torch_threads)
+from ..core.control.exploration import WaypointExplorer
+from ..core.control.mpc import PRECISIONS, ReachMPC
+from ..core.models.checkpoint import CheckpointError, load_checkpoint
+from ..core.models.learner import torch_device
+from ..core.planning.planners import PLANNERS, PlannerConfig
+from ..core.planning.rollout import PROPAGATIONS
+from ..core.robots.joint_state import BadJointState, state_vector
+from ..core.tasks.reach import joint_box
+from .common import (
+    COMMAND_QOS,
+    LATCHED_QOS,
+    OK,
+    STATE_QOS,
+    WARN,
+    CheckedNode,
+    in_range,
+    length,
+    non_negative,
+    one_of,
+    positive,
+    run,
+    set_torch_threads,
+)
 
 
 class ControllerNode(CheckedNode):

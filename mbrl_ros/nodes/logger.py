@@ -12,7 +12,7 @@ from pathlib import Path
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from ..core.bag import STORAGE, ChunkedBagWriter
+from ..core.data.bag import STORAGE, ChunkedBagWriter
 from .common import COMMAND_QOS, OK, RECORD_QOS, CheckedNode, one_of, positive, run
 
 

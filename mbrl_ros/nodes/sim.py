@@ -14,7 +14,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from ..core.sim import RobotSim
+from ..core.sims.fixed_base import RobotSim
 from .common import COMMAND_QOS, OK, WARN, CheckedNode, in_range, length, positive, run
 
 

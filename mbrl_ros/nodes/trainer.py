@@ -12,12 +12,11 @@ from pathlib import Path
 
 from std_msgs.msg import String
 
-from ..core.checkpoint import CheckpointError
-from ..core.dataset import RecordedData
-from ..core.learner import DynamicsLearner, ModelConfig, torch_device
-from ..core.training import TrainConfig
-from .common import (ERROR, LATCHED_QOS, OK, WARN, CheckedNode, in_range, non_negative, positive, run,
-                     set_torch_threads)
+from ..core.data.dataset import RecordedData
+from ..core.models.checkpoint import CheckpointError
+from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
+from ..core.models.training import TrainConfig
+from .common import ERROR, LATCHED_QOS, OK, WARN, CheckedNode, in_range, non_negative, positive, run, set_torch_threads
 
 
 class TrainerNode(CheckedNode):

@@ -16,7 +16,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from .joint_state import BadJointState, state_vector
+from ..robots.joint_state import BadJointState, state_vector
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..data.transitions import Transitions
 from .ensemble import GaussianEnsemble
-from .transitions import Transitions
 
 
 @dataclass

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import torch
 
-from .costs import ReachCost
-from .ensemble import GaussianEnsemble
-from .planners import PlannerConfig, make_planner
-from .robot import RobotSpec
-from .rollout import rollout
+from ..models.ensemble import GaussianEnsemble
+from ..planning.planners import PlannerConfig, make_planner
+from ..planning.rollout import rollout
+from ..robots.robot import RobotSpec
+from ..tasks.reach import ReachCost
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 

@@ -1,10 +1,12 @@
-"""Task costs over predicted trajectories; each is batched over all candidate sequences."""
+"""Reaching: bring the end effector to a goal position. The cost over predicted trajectories, and
+goals the robot can actually reach."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from .kinematics import ForwardKinematics
+from ..robots.kinematics import ForwardKinematics
 
 
 class ReachCost:
@@ -30,3 +32,17 @@ class ReachCost:
                 + self.action_weight * (actions / self.action_scale).square().sum((1, 2)) / actions.shape[1]
                 + self.velocity_weight * final_speed
                 + self.limit_weight * outside.sum((1, 2)))
+
+def joint_box(center, span, lower, upper) -> tuple[np.ndarray, np.ndarray]:
+    """The box center +- span, cut to the joint limits."""
+    center, span = np.asarray(center, float), np.asarray(span, float)
+    return np.maximum(center - span, lower), np.minimum(center + span, upper)
+
+
+def random_reachable_goal(fk: ForwardKinematics, low: np.ndarray, high: np.ndarray,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A joint configuration drawn from the box [low, high] and the end-effector position it gives."""
+    q = rng.uniform(low, high)
+    with torch.no_grad():
+        position = fk.position(torch.as_tensor(q, dtype=torch.float64)).numpy()
+    return q, position

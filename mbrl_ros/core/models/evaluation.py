@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..data.transitions import Transitions
+from ..planning.rollout import rollout
 from .ensemble import GaussianEnsemble
-from .rollout import rollout
-from .transitions import Transitions
 
 EXPECTED_COVERAGE = {1: 0.6827, 2: 0.9545}  # share of a Gaussian within 1 and 2 standard deviations
 

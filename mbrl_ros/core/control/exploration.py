@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .robot import RobotSpec
+from ..robots.robot import RobotSpec
 
 
 class WaypointExplorer:

@@ -6,7 +6,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from .robot import RobotSpec
+from ..robots.robot import RobotSpec
 
 
 class RobotSim:

@@ -7,8 +7,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ..paths import find_shared_file
 from .kinematics import ForwardKinematics
-from .paths import find_shared_file
 from .urdf import UrdfChain, load_chain
 
 COMMAND_MODES = ("position", "velocity", "effort")

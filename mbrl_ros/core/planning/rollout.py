@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .ensemble import GaussianEnsemble
+from ..models.ensemble import GaussianEnsemble
 
 PROPAGATIONS = ("ts_inf", "ts1", "expectation")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
+from ..data.transitions import Transitions
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ensemble import GaussianEnsemble
 from .training import TrainConfig, train_ensemble
-from .transitions import Transitions
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Trajectory optimisation over the learned model: sampling planners and batched rollouts."""

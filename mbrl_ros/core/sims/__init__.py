@@ -1,0 +1,1 @@
+"""Simulated worlds in PyBullet that stand in for real robots behind the same topics."""

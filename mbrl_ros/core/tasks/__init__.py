@@ -1,0 +1,1 @@
+"""Tasks: the cost over predicted trajectories, goals, and how success is measured."""
