@@ -19,7 +19,7 @@ import torch
 from matplotlib.ticker import NullLocator
 
 from mbrl_ros.core.control.exploration import WaypointExplorer
-from mbrl_ros.core.control.mpc import ReachMPC
+from mbrl_ros.core.control.mpc import MPC
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.models.training import TrainConfig, train_ensemble
@@ -28,14 +28,14 @@ from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.planning.planners import PLANNERS, PlannerConfig
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.core.sims.fixed_base import RobotSim
-from mbrl_ros.core.tasks.reach import joint_box, random_reachable_goal
+from mbrl_ros.core.tasks.reach import ReachTask
 from mbrl_ros.plotting import two_panels
 
 SUCCESS_M = 0.03
 
 
-def explore_and_learn(sim, spec, box, dt, substeps, seconds, rng) -> GaussianEnsemble:
-    explorer = WaypointExplorer(spec, *box, dt, rng)
+def explore_and_learn(sim, spec, dt, substeps, seconds, rng) -> GaussianEnsemble:
+    explorer = WaypointExplorer(spec, {}, dt, rng)
     states, actions, next_states = [], [], []
     state = sim.state()
     for _ in range(int(seconds / dt)):
@@ -61,7 +61,7 @@ def reach(sim, mpc, goal, seconds, dt, substeps, budget) -> tuple[float, list[fl
         latencies.append(info["latency"])
         sim.command(command)
         sim.step(substeps)
-    return float(np.linalg.norm(sim.link_position(mpc.spec.ee_link) - goal)), latencies
+    return mpc.task.error(sim.state(), goal), latencies
 
 
 def main() -> None:
@@ -80,16 +80,15 @@ def main() -> None:
     params = node_parameters(robot_config("arm"), "controller")
     spec = RobotSpec.from_params(params)
     dt = 1.0 / params["control_rate"]
-    box = joint_box(params["workspace_center"], params["workspace_span"], spec.position_lower, spec.position_upper)
+    task = ReachTask(spec, params)
     sim = RobotSim(spec, initial_positions=np.array(params["workspace_center"]))
     substeps = round(dt / sim.time_step)
     rng = np.random.default_rng(0)
     print("exploring for 60 s of simulated time and learning a model ...")
-    model = explore_and_learn(sim, spec, box, dt, substeps, 60.0, rng)
+    model = explore_and_learn(sim, spec, dt, substeps, 60.0, rng)
     budgets = [0.01, 0.04] if args.quick else [0.01, 0.02, 0.04, 0.08]
     targets = args.targets or (4 if args.quick else 10)
-    fk = spec.forward_kinematics().double()
-    goals = [random_reachable_goal(fk, *box, np.random.default_rng(100 + i))[1] for i in range(targets)]
+    goals = [task.random_goal(np.random.default_rng(100 + i)) for i in range(targets)]
 
     rows = []
     print(f"{'planner':8} {'budget ms':>9} {'median cm':>9} {'success':>8} {'p50 plan ms':>11}")
@@ -97,8 +96,7 @@ def main() -> None:
         for budget in budgets:
             config = PlannerConfig(horizon=params["horizon"], population=params["population"],
                                    elites=params["elites"], iterations=10)
-            mpc = ReachMPC(spec, model, config, planner=name, joint_low=box[0], joint_high=box[1],
-                           rollout_precision=args.precision)
+            mpc = MPC(task, *spec.command_bounds, model, config, planner=name, rollout_precision=args.precision)
             sim.reset(np.array(params["workspace_center"]))
             finals, latencies = [], []
             for goal in goals:

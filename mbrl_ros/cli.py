@@ -38,8 +38,9 @@ def cmd_demo(args) -> int:
     out = Path(args.out or f"mbrl_runs/{args.robot}_{time.strftime('%Y%m%d_%H%M%S')}")
     summary = run_demo(args.robot, out, targets=args.targets, target_seconds=args.target_seconds,
                        seed=args.seed, gui=args.gui)
-    met = summary["median_final_error_last5_m"] <= 0.03
-    print("reached the 3 cm figure" if met else "did NOT reach the 3 cm figure")
+    met = summary["median_final_error_last5"] <= summary["success_threshold"]
+    threshold = f"{summary['success_threshold']:g} {summary['unit']}"
+    print(f"median final error within {threshold}" if met else f"median final error NOT within {threshold}")
     return 0
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .core.data.bag import RESET_TOPIC
 from .core.data.dataset import RecordedData
 from .core.models.learner import DynamicsLearner, ModelConfig, torch_device
 from .core.models.training import TrainConfig
@@ -15,9 +16,9 @@ from .core.robots.robot import RobotSpec
 from .plotting import two_panels
 
 
-def read_transitions(bag: Path, params: dict, joints: list[str], dt: float):
+def read_transitions(bag: Path, spec: RobotSpec, params: dict, dt: float):
     """Every recording under `bag` as transitions, saying what had to be skipped and why."""
-    data = RecordedData(joints, params.get("state_topic", "/joint_states"), params["command_topic"], dt)
+    data = RecordedData(spec.state, spec.command, dt, params.get("reset_topic", RESET_TOPIC))
     data.add_path(bag)
     for path, reason in data.unreadable.items():
         print(f"skipped unreadable bag {path}: {reason}")
@@ -33,9 +34,9 @@ def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Pat
     params = node_parameters(params_file or robot_config(robot), "trainer")
     spec = RobotSpec.from_params(params)
     dt = 1.0 / float(params.get("control_rate", 20.0))
-    transitions = read_transitions(bag, params, list(spec.joints), dt)
+    transitions = read_transitions(bag, spec, params, dt)
     learner = DynamicsLearner(
-        list(spec.joints), dt, spec.command_mode,
+        spec.model_signature(), dt,
         ModelConfig(params.get("ensemble_members", 5), params.get("hidden_units", 200), params.get("hidden_layers", 3)),
         TrainConfig(max_epochs=params.get("max_epochs", 60), patience=params.get("patience", 8)),
         torch_device(params.get("device", "auto")))
@@ -50,26 +51,25 @@ def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Pat
     return metrics
 
 
-def state_names(joints: list[str]) -> list[str]:
-    return [f"{j}.position" for j in joints] + [f"{j}.velocity" for j in joints]
-
-
 def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Path | None = None,
                horizon: int = 10, plot: Path | None = None) -> dict:
     """Prediction errors and calibration of a checkpoint on a recording, printed and plotted."""
     from .core.models.checkpoint import load_checkpoint
     from .core.models.evaluation import EXPECTED_COVERAGE, evaluate_model
+    from .core.models.learner import incompatibility
 
     params = node_parameters(params_file or robot_config(robot), "trainer")
+    spec = RobotSpec.from_params(params)
     model, metadata = load_checkpoint(checkpoint)
-    joints, dt = metadata.get("joints"), float(metadata.get("dt", 0.0))
-    if not joints or dt <= 0:
-        raise ValueError(f"{checkpoint} does not say which joints and time step it was trained for")
-    transitions = read_transitions(bag, params, joints, dt)
+    dt = float(metadata.get("dt", 0.0))
+    problem = incompatibility(model, metadata, spec.model_signature(), dt) if dt > 0 else "has no time step"
+    if problem:
+        raise ValueError(f"{checkpoint} {problem}: not a model of the robot in {params_file or robot}")
+    transitions = read_transitions(bag, spec, params, dt)
     if len(transitions) == 0:
-        raise ValueError(f"no transitions for joints {joints} in {bag}")
+        raise ValueError(f"no transitions for this robot in {bag}")
     result = evaluate_model(model, transitions, dt, horizon)
-    names = state_names(joints)
+    names = spec.state.names
     last_k = max(result["k_step_rmse"], default=None)
     print(f"{result['transitions']} transitions; expected coverage {EXPECTED_COVERAGE[1]:.3f} (1 sigma), "
           f"{EXPECTED_COVERAGE[2]:.3f} (2 sigma)")
@@ -92,8 +92,7 @@ def plot_evaluation(result: dict, names: list[str], path: Path) -> None:
     with two_panels(path, size=(13, 4.8)) as (left, right):
         ks = sorted(result["k_step_rmse"])
         for i, name in enumerate(names):
-            left.plot(ks, [result["k_step_rmse"][k][i] for k in ks], label=name,
-                      linestyle="-" if name.endswith("position") else "--")
+            left.plot(ks, [result["k_step_rmse"][k][i] for k in ks], label=name)
         left.set(xlabel="prediction steps k", ylabel="RMSE", yscale="log", title="Open-loop prediction error")
         left.legend(fontsize=6, ncol=2)
         x = np.arange(len(names))

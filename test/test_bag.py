@@ -1,13 +1,14 @@
 import numpy as np
 import pytest
-from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_state, record_linear_motion
+from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_robot, joint_state, record_linear_motion
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 
-from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks, find_bags, read_robot_series
+from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks, find_bags, read_series
 from mbrl_ros.core.data.dataset import RecordedData
 
 JOINTS = ["a", "b", "c"]
+LAYOUT, COMMANDS = joint_robot(JOINTS)
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
@@ -16,9 +17,10 @@ def test_round_trip(tmp_path, storage):
     writer.write(STATE_TOPIC, 1_000_000_000, joint_state(["c", "b", "a", "gripper"], [3, 2, 1, 9], [6, 5, 4, 9]))
     writer.write(COMMAND_TOPIC, 1_500_000_000, command([0.1, 0.2, 0.3]))
     writer.close()
-    series = read_robot_series(find_bags(tmp_path), STATE_TOPIC, COMMAND_TOPIC, JOINTS)
-    np.testing.assert_allclose(series.states, [[1, 2, 3, 4, 5, 6]])
-    np.testing.assert_allclose(series.state_times, [1.0])
+    series = read_series(find_bags(tmp_path), LAYOUT, COMMANDS)
+    times, states = series.states[STATE_TOPIC]
+    np.testing.assert_allclose(states, [[1, 2, 3, 4, 5, 6]])
+    np.testing.assert_allclose(times, [1.0])
     np.testing.assert_allclose(series.commands, [[0.1, 0.2, 0.3]])
     np.testing.assert_allclose(series.command_times, [1.5])
     assert series.rejected == {}
@@ -35,7 +37,7 @@ def test_chunks_rotate_and_only_closed_ones_are_listed(tmp_path):
     listed = closed_chunks(tmp_path)
     assert listed == writer.closed
     writer.close()
-    series = read_robot_series(closed_chunks(tmp_path), STATE_TOPIC, COMMAND_TOPIC, JOINTS)
+    series = read_series(closed_chunks(tmp_path), LAYOUT, COMMANDS)
     assert len(series.commands) == 11
 
 
@@ -47,8 +49,8 @@ def test_malformed_messages_are_counted_not_fatal(tmp_path):
     writer.write(STATE_TOPIC, 4, serialize_message(JointState(name=JOINTS, position=[1.0, 2.0], velocity=[])))
     writer.write(COMMAND_TOPIC, 5, command([1, 2]))
     writer.close()
-    series = read_robot_series(find_bags(tmp_path), STATE_TOPIC, COMMAND_TOPIC, JOINTS)
-    assert len(series.states) == 1 and len(series.commands) == 0
+    series = read_series(find_bags(tmp_path), LAYOUT, COMMANDS)
+    assert len(series.states[STATE_TOPIC][1]) == 1 and len(series.commands) == 0
     assert sum(series.rejected.values()) == 4
 
 
@@ -57,7 +59,7 @@ def test_corrupt_chunk_is_skipped_and_reported(tmp_path):
     bad = tmp_path / "chunk_bad"
     bad.mkdir()
     (bad / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 8, storage_identifier: mcap")
-    data = RecordedData(JOINTS, STATE_TOPIC, COMMAND_TOPIC, dt=0.05)
+    data = RecordedData(LAYOUT, COMMANDS, dt=0.05)
     data.refresh(tmp_path / "good")
     data.refresh(tmp_path)
     assert bad in data.unreadable
@@ -66,7 +68,7 @@ def test_corrupt_chunk_is_skipped_and_reported(tmp_path):
 
 def test_recording_gives_exact_transitions(tmp_path):
     commands = record_linear_motion(tmp_path, JOINTS, seconds=3.0, storage="sqlite3")
-    data = RecordedData(JOINTS, STATE_TOPIC, COMMAND_TOPIC, dt=0.05)
+    data = RecordedData(LAYOUT, COMMANDS, dt=0.05)
     data.add_path(tmp_path)
     transitions = data.transitions()
     assert len(transitions) >= len(commands) - 2

@@ -64,7 +64,7 @@ def test_train_from_a_recording_writes_a_checkpoint_the_controller_accepts(tmp_p
     output = tmp_path / "model.pt"
     assert main(["train", "--bag", str(tmp_path / "bag"), "--output", str(output)]) == 0
     model, metadata = load_checkpoint(output)
-    assert metadata["joints"] == ARM_JOINTS and metadata["dt"] == pytest.approx(0.05)
+    assert metadata["state"][:7] == [f"{j}.position" for j in ARM_JOINTS] and metadata["dt"] == pytest.approx(0.05)
     assert metadata["command_mode"] == "velocity" and model.state_dim == 14
     assert metadata["metrics"]["train_size"] > 100
 

@@ -2,14 +2,12 @@ import numpy as np
 
 from mbrl_ros.core.control.exploration import WaypointExplorer
 from mbrl_ros.core.sims.fixed_base import RobotSim
-from mbrl_ros.core.tasks.reach import joint_box
 
 
 def test_exploration_covers_the_box_smoothly_within_command_bounds(arm, arm_params):
-    box = joint_box(arm_params["workspace_center"], arm_params["workspace_span"], arm.position_lower,
-                    arm.position_upper)
+    box = arm.workspace
     sim = RobotSim(arm, initial_positions=np.array(arm_params["workspace_center"]))
-    explorer = WaypointExplorer(arm, *box, dt=0.05, rng=np.random.default_rng(0))
+    explorer = WaypointExplorer(arm, {}, dt=0.05, rng=np.random.default_rng(0))
     low, high = arm.command_bounds
     positions, commands = [], []
     for _ in range(600):  # 30 s at 20 Hz

@@ -4,18 +4,16 @@ import signal
 import time
 
 import pytest
-from probe import COMMAND_TOPIC, Probe
+from probe import Probe
 
-from mbrl_ros.core.data.bag import closed_chunks, read_robot_series
+from mbrl_ros.core.data.bag import closed_chunks, read_series
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
-
-JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
-def test_killed_logger_keeps_every_closed_chunk(ros, tmp_path, storage):
+def test_killed_logger_keeps_every_closed_chunk(ros, tmp_path, storage, arm):
     data = tmp_path / "data"
     overrides = {"data_dir": str(data), "chunk_seconds": 1.0, "storage": storage}
     with Stack(robot_config("arm"), overrides, nodes=("sim", "logger"), log_dir=tmp_path / "logs") as stack:
@@ -29,8 +27,9 @@ def test_killed_logger_keeps_every_closed_chunk(ros, tmp_path, storage):
     chunks = closed_chunks(data)
     assert len(chunks) >= 3
     assert len(list(data.glob("*.active"))) <= 1  # the open chunk, lost, and nothing else
-    series = read_robot_series(chunks, "/joint_states", COMMAND_TOPIC, JOINTS)
+    series = read_series(chunks, arm.state, arm.command)
     assert series.rejected == {}
-    assert len(series.states) >= 3 * 40  # 60 Hz joint states, about 1 s per chunk
-    gaps = [b - a for a, b in zip(series.state_times, series.state_times[1:])]
+    state_times, states = series.states["/joint_states"]
+    assert len(states) >= 3 * 40  # 60 Hz joint states, about 1 s per chunk
+    gaps = [b - a for a, b in zip(state_times, state_times[1:])]
     assert max(gaps) < 0.5, "consecutive chunks hold consecutive data"

@@ -24,7 +24,7 @@ def test_jittered_streams_give_the_true_transitions():
     base = np.arange(0.0, 5.1, 1 / 120)
     state_times = np.sort(base + rng.uniform(-0.002, 0.002, len(base)))
     states = linear_robot(state_times, command_times, commands)
-    t = build_transitions(state_times, states, command_times, commands[:, None], DT)
+    t = build_transitions([(state_times, states)], command_times, commands[:, None], DT)
     assert len(t) >= 90
     moved = t.next_states[:, 0] - t.states[:, 0]
     # Over one period the command moved the joint by command * dt, except while the next command
@@ -38,7 +38,7 @@ def test_gaps_in_state_drop_transitions_that_span_them():
     state_times = np.arange(0, 2.05, 0.01)
     state_times = state_times[(state_times < 0.8) | (state_times > 1.2)]  # a 0.4 s drop-out
     states = np.stack([state_times, np.ones_like(state_times)], axis=1)
-    t = build_transitions(state_times, states, command_times, commands, DT)
+    t = build_transitions([(state_times, states)], command_times, commands, DT)
     assert np.all((t.states[:, 0] < 0.8) | (t.states[:, 0] > 1.2))
     assert np.all((t.next_states[:, 0] < 0.8) | (t.next_states[:, 0] > 1.2))
     assert 25 <= len(t) <= 32
@@ -49,11 +49,32 @@ def test_bursts_of_commands_are_not_mistaken_for_one_period():
     commands = np.array([[1.0], [2.0], [3.0], [4.0]])
     state_times = np.arange(0, 0.5, 0.01)
     states = np.stack([state_times, state_times], axis=1)
-    t = build_transitions(state_times, states, command_times, commands, DT)
+    t = build_transitions([(state_times, states)], command_times, commands, DT)
     assert 1.0 not in t.actions[:, 0]
     assert {2.0, 3.0, 4.0} <= set(t.actions[:, 0])
 
 
 def test_no_data_gives_no_transitions():
-    t = build_transitions(np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros((0, 1)), DT)
+    t = build_transitions([(np.zeros(0), np.zeros((0, 2)))], np.zeros(0), np.zeros((0, 1)), DT)
     assert len(t) == 0 and t.states.shape == (0, 2)
+
+
+def test_no_transition_crosses_a_reset():
+    command_times = np.arange(0, 2, DT)
+    commands = np.ones((40, 1))
+    state_times = np.arange(0, 2.05, 0.01)
+    states = np.stack([state_times, np.ones_like(state_times)], axis=1)
+    reset = 1.003
+    t = build_transitions([(state_times, states)], command_times, commands, DT, resets=[reset])
+    assert np.all((t.next_states[:, 0] < reset) | (t.states[:, 0] > reset)), "none spans the reset"
+    assert 34 <= len(t) <= 37, "only those around the reset are dropped"
+
+
+def test_two_state_streams_are_joined_at_the_command_times():
+    command_times = np.arange(0, 1, DT)
+    commands = np.zeros((20, 1))
+    fast, slow = np.arange(0, 1.1, 0.005), np.arange(0.002, 1.1, 0.02)
+    t = build_transitions([(fast, fast[:, None]), (slow, 2 * slow[:, None])], command_times, commands, DT)
+    assert t.states.shape[1] == 2 and len(t) >= 18
+    np.testing.assert_allclose(t.states, np.stack([t.times, 2 * t.times], axis=1), atol=1e-9)
+    np.testing.assert_allclose(t.next_states, np.stack([t.times + DT, 2 * (t.times + DT)], axis=1), atol=1e-9)

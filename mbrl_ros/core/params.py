@@ -15,3 +15,11 @@ def node_parameters(params_file: str | Path, node_name: str) -> dict[str, Any]:
     for key in ("/**", node_name, f"/{node_name}"):
         merged.update((document.get(key) or {}).get("ros__parameters", {}))
     return merged
+
+
+class ListOf(list):
+    """An empty list default that says what its elements must be: `ListOf(float)`."""
+
+    def __init__(self, element: type):
+        super().__init__()
+        self.element = element

@@ -15,7 +15,9 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from ..core.robots.robot import COMMAND_MODES, RobotSpec
+from ..core.params import ListOf
+from ..core.robots.commands import JOINT_MODES, MODES
+from ..core.robots.robot import RobotSpec
 
 # State: best effort, newest only. Accepts reliable and best-effort publishers alike.
 STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -24,9 +26,6 @@ RECORD_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Late joiners get the newest checkpoint path.
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-PANDA_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
-
 
 class ParameterError(ValueError):
     """A parameter outside its accepted range: the node does not start."""
@@ -63,34 +62,54 @@ class CheckedNode(Node):
         """Declare, read and check a parameter. Whole numbers are accepted where a float is expected
         (`rate: 20` as well as `rate: 20.0`); any other type is refused with a message."""
         descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
-        value = self.declare_parameter(name, default, descriptor).value
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif isinstance(default, list) and default and isinstance(default[0], float) and isinstance(value, list):
-            value = [float(v) if isinstance(v, int) else v for v in value]
+        value = self.declare_parameter(name, list(default) if isinstance(default, list) else default,
+                                       descriptor).value
+        expected = _element_type(default) if isinstance(default, list) else type(default)
+        if isinstance(value, list):
+            value = [_widen(v, expected) for v in value]
+        else:
+            value = _widen(value, expected)
         if not _same_type(value, default):
-            raise ParameterError(f"parameter '{name}' = {value!r} must be of type {type(default).__name__} "
-                                 f"like its default {default!r} ({description})")
+            kind = f"a list of {expected.__name__}" if isinstance(default, list) else expected.__name__
+            raise ParameterError(f"parameter '{name}' = {value!r} must be {kind} ({description})")
         problem = check(value) if check else None
         if problem:
             raise ParameterError(f"parameter '{name}' = {value!r} {problem} ({description})")
         return value
 
     def robot_spec(self) -> RobotSpec:
-        spec = RobotSpec(
-            joints=tuple(self.param("joints", PANDA_JOINTS, "joint names, in command order", non_empty)),
-            urdf=self.param("urdf", "panda_arm.urdf", "robot description: a path, or a file in the package's urdf/"),
-            ee_link=self.param("ee_link", "panda_tcp", "link whose position the task cost uses"),
-            command_mode=self.param("command_mode", "velocity", "what the commands set",
-                                    one_of(*COMMAND_MODES)),
-            command_scale=self.param("command_scale", 0.5, "share of the URDF velocity or effort limit used",
-                                     in_range(0.01, 1.0)),
-        )
+        """The robot: its URDF, joints, state sources and command interface, from parameters."""
+        mode = self.param("command_mode", "velocity", "what the commands set", one_of(*MODES))
+        params = {
+            "urdf": self.param("urdf", "", "robot description: a path, or a file in the package's urdf/", non_empty),
+            "joints": self.param("joints", ListOf(str), "actuated joints, in command order (none for a drone)"),
+            "command_mode": mode,
+            "command_topic": self.param("command_topic", "/forward_velocity_controller/commands",
+                                        "where commands go: Float64MultiArray, or Twist for attitude commands"),
+            "command_scale": self.param("command_scale", 0.5, "share of the URDF velocity or effort limit used",
+                                        in_range(0.01, 1.0)),
+            "state_topic": self.param("state_topic", "/joint_states", "JointState input"),
+            "object_joints": self.param("object_joints", ListOf(str),
+                                        "joints of objects in the JointState, such as a valve"),
+            "continuous_joints": self.param("continuous_joints", ListOf(str),
+                                            "joints whose angle the model sees as sin, cos"),
+            "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),
+            "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored and planned "
+                                           "in, in `joints` order; empty: the middle of the joint limits"),
+            "workspace_span": self.param("workspace_span", ListOf(float), "half-width of that box; empty: half the range"),
+        }
+        if mode not in JOINT_MODES:
+            for name, description in (("command_low", "lower command bounds"), ("command_high", "upper command bounds"),
+                                      ("safe_command", "command sent when in doubt")):
+                params[name] = self.param(name, ListOf(float), f"{description}, one per command value")
         try:
-            spec.chain  # reads the URDF now, so a bad description stops the node at start-up
+            return RobotSpec.from_params(params)
         except (OSError, ValueError, KeyError) as error:
             raise ParameterError(f"robot description: {error}") from error
-        return spec
+
+    def declare_all(self, parameters: dict) -> dict:
+        """Declare a component's parameters (name -> (default, description)) and return their values."""
+        return {name: self.param(name, default, description) for name, (default, description) in parameters.items()}
 
     def diagnostics_publisher(self):
         return self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -104,9 +123,21 @@ class CheckedNode(Node):
         return array
 
 
+def _element_type(default: list) -> type | None:
+    return default.element if isinstance(default, ListOf) else type(default[0]) if default else None
+
+
+def _widen(value, expected):
+    """Whole numbers where floats are expected (`rate: 20` as well as `rate: 20.0`)."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def _same_type(value, default) -> bool:
     if isinstance(default, list):
-        return isinstance(value, list) and all(isinstance(v, type(default[0])) for v in value) if default else True
+        element = _element_type(default)
+        return isinstance(value, list) and (element is None or all(type(v) is element for v in value))
     return type(value) is type(default)
 
 

@@ -1,97 +1,108 @@
-"""sim: a PyBullet robot behind ros2_control-style topics.
+"""sim: a PyBullet world behind the same topics as the real robot.
 
-Publishes /joint_states and /clock, applies the newest Float64MultiArray on the command topic,
-holds the joints when commands stop for `command_timeout`, and offers ~/reset (std_srvs/Trigger).
+Publishes the world's joints on /joint_states (sensor_msgs/JointState) and its floating base on
+the odometry topic (nav_msgs/Odometry), and /clock; applies the newest command from the command
+topic (Float64MultiArray, or Twist for attitude commands). What happens when commands stop is the
+world's own behaviour (an arm holds its joints, a Crazyflie's firmware levels out and then stops).
+Every episode end, a crash the world reset itself from or a call of ~/reset (std_srvs/Trigger), is
+announced on /mbrl/reset (std_msgs/Header; frame_id says why), so that no recorded transition
+crosses it.
 """
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
+from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from ..core.sims.fixed_base import RobotSim
-from .common import COMMAND_QOS, OK, WARN, CheckedNode, in_range, length, positive, run
+from ..core.data.bag import RESET_TOPIC
+from ..core.robots.commands import BadCommand
+from ..core.robots.state import JOINT_STATE, ODOMETRY
+from ..core.sims import WORLDS, make_world
+from .common import COMMAND_QOS, OK, WARN, CheckedNode, ParameterError, in_range, one_of, run
+from .messages import joint_state_message, message_class, odometry_message
 
 
 class SimNode(CheckedNode):
     def __init__(self):
         super().__init__("sim")
         self.spec = self.robot_spec()
-        command_topic = self.param("command_topic", "/forward_velocity_controller/commands",
-                                   "Float64MultiArray commands, in `joints` order")
-        self.command_timeout = self.param("command_timeout", 0.5, "seconds without a command before holding",
-                                          positive)
+        world = self.param("world", "fixed_base", "which simulated world", one_of(*WORLDS))
         time_step = self.param("time_step", 1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05))
-        publish_rate = self.param("publish_rate", 60.0, "joint state rate in Hz", in_range(1.0, 1000.0))
-        home = self.param("initial_positions", [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785],
-                          "joint positions at start and after ~/reset, in `joints` order",
-                          length(self.spec.dof))
+        publish_rate = self.param("publish_rate", 60.0, "state rate in Hz", in_range(1.0, 1000.0))
         gui = self.param("gui", False, "open the PyBullet window")
-
-        self.sim = RobotSim(self.spec, time_step=time_step, gui=gui, initial_positions=np.array(home))
+        self.odom_frame = self.param("odom_frame", "world", "frame of the odometry's pose")
+        self.body_frame = self.param("body_frame", "base_link", "frame of the odometry's twist (the body)")
+        reset_topic = self.param("reset_topic", RESET_TOPIC, "where episode ends are announced")
+        try:
+            self.world = make_world(world, self.spec, self.declare_all(WORLDS[world].PARAMETERS), time_step, gui)
+        except (OSError, ValueError) as error:
+            raise ParameterError(f"{world} world: {error}") from error
         self.substeps = max(1, round(1.0 / (publish_rate * time_step)))
-        self.last_command_time = None
-        self.holding = True
-        self.rejected = 0
+        self.commands, self.rejected, self.resets = 0, 0, 0
 
-        self.state_pub = self.create_publisher(JointState, "/joint_states", 10)
+        state = self.spec.state
+        self.joint_pub = self.create_publisher(JointState, state.topic_for(JOINT_STATE, "/joint_states"), 10)
+        self.odom_pub = self.create_publisher(Odometry, state.topic_for(ODOMETRY, "/odom"), 10)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.reset_pub = self.create_publisher(Header, reset_topic, COMMAND_QOS)
         self.diagnostics = self.diagnostics_publisher()
-        self.create_subscription(Float64MultiArray, command_topic, self.on_command, COMMAND_QOS)
+        self.create_subscription(message_class(self.spec.command.msgtype), self.spec.command.topic, self.on_command,
+                                 COMMAND_QOS)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_timer(self.substeps * time_step, self.on_tick)
         self.create_timer(1.0, self.publish_diagnostics)
-        self.get_logger().info(f"{len(self.spec.joints)} joints, {command_topic} ({self.spec.command_mode}), "
+        self.get_logger().info(f"{world} world, {self.spec.command_mode} commands on {self.spec.command.topic}, "
                                f"{1.0 / (self.substeps * time_step):.0f} Hz")
 
-    def on_command(self, msg: Float64MultiArray) -> None:
+    def on_command(self, msg) -> None:
         try:
-            self.sim.command(np.asarray(msg.data, dtype=float))
-        except ValueError as error:
+            self.world.command(self.spec.command.vector(msg))
+        except (BadCommand, ValueError) as error:
             self.rejected += 1
             self.get_logger().warning(f"ignoring command: {error}", throttle_duration_sec=2.0)
             return
-        self.last_command_time = time.monotonic()
-        if self.holding:
+        if self.commands == 0:
             self.get_logger().info("commands arriving: following them")
-        self.holding = False
+        self.commands += 1
 
     def on_tick(self) -> None:
-        stale = self.last_command_time is None or time.monotonic() - self.last_command_time > self.command_timeout
-        if stale and not self.holding:
-            self.get_logger().warning(f"no command for {self.command_timeout} s: holding position")
-            self.sim.hold()
-            self.holding = True
-        self.sim.step(self.substeps)
-        state = self.sim.state()
-        msg = JointState(name=list(self.spec.joints))
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.position = state[: self.spec.dof].tolist()
-        msg.velocity = state[self.spec.dof :].tolist()
-        msg.effort = self.sim.efforts().tolist()
-        self.state_pub.publish(msg)
+        ended = self.world.step(self.substeps)
+        if ended:
+            self.announce_reset(ended)
+        stamp = self.get_clock().now().to_msg()
+        joints, base = self.world.joint_readings(), self.world.base_readings()
+        if joints is not None:
+            self.joint_pub.publish(joint_state_message(joints, stamp))
+        if base is not None:
+            self.odom_pub.publish(odometry_message(base, stamp, self.odom_frame, self.body_frame))
+        sim_time = self.world.sim_time
         clock = Clock()
-        clock.clock.sec, clock.clock.nanosec = int(self.sim.sim_time), int((self.sim.sim_time % 1.0) * 1e9)
+        clock.clock.sec, clock.clock.nanosec = int(sim_time), int((sim_time % 1.0) * 1e9)
         self.clock_pub.publish(clock)
 
+    def announce_reset(self, reason: str) -> None:
+        self.resets += 1
+        self.get_logger().info(f"episode ended: {reason}")
+        self.reset_pub.publish(Header(stamp=self.get_clock().now().to_msg(), frame_id=reason))
+
     def on_reset(self, request, response):
-        self.sim.reset()
-        self.holding, self.last_command_time = True, None
-        response.success, response.message = True, "reset to initial_positions, holding"
+        self.world.reset()
+        self.announce_reset("reset requested")
+        response.success, response.message = True, "reset to the start state"
         return response
 
     def publish_diagnostics(self) -> None:
-        level, message = (WARN, "holding: no recent command") if self.holding else (OK, "following commands")
+        holding = getattr(self.world, "holding", False)
+        level, message = (WARN, "holding: no recent command") if holding else (OK, "running")
         self.diagnostics.publish(self.diagnostic(level, message, {
-            "sim_time": f"{self.sim.sim_time:.2f}", "rejected_commands": self.rejected}))
+            "sim_time": f"{self.world.sim_time:.2f}", "commands": self.commands, "rejected_commands": self.rejected,
+            "episode_ends": self.resets}))
 
     def on_shutdown(self) -> None:
-        self.sim.close()
+        self.world.close()
 
 
 def main(args=None):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from std_msgs.msg import String
 
+from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import CheckpointError
 from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
@@ -28,9 +29,7 @@ class TrainerNode(CheckedNode):
                                               "where checkpoints are written")).expanduser()
         control_rate = self.param("control_rate", 20.0, "controller rate in Hz: the model's time step",
                                   in_range(1.0, 1000.0))
-        state_topic = self.param("state_topic", "/joint_states", "JointState topic in the bags")
-        command_topic = self.param("command_topic", "/forward_velocity_controller/commands",
-                                   "command topic in the bags")
+        reset_topic = self.param("reset_topic", RESET_TOPIC, "episode ends (resets) in the bags")
         self.min_transitions = self.param("min_transitions", 400, "transitions before the first model", positive)
         self.retrain_growth = self.param("retrain_growth", 0.25, "retrain when the data grew by this share",
                                          positive)
@@ -52,8 +51,8 @@ class TrainerNode(CheckedNode):
         os.nice(niceness)
         set_torch_threads(threads)
 
-        self.data = RecordedData(list(spec.joints), state_topic, command_topic, 1.0 / control_rate)
-        self.learner = DynamicsLearner(list(spec.joints), 1.0 / control_rate, spec.command_mode, model, training,
+        self.data = RecordedData(spec.state, spec.command, 1.0 / control_rate, reset_topic)
+        self.learner = DynamicsLearner(spec.model_signature(), 1.0 / control_rate, model, training,
                                        torch_device(device))
         self.continue_from_checkpoints()
         self.trained_on = 0

@@ -1,42 +1,117 @@
-"""Smooth random exploration for a robot with no model yet: wander between random joint waypoints."""
+"""Exploration for a robot with no model yet, chosen per robot by the `exploration` parameter.
+
+- waypoints: joints wander between random waypoints inside the robot's workspace box, with
+  low-pass filtered noise, in any joint command mode.
+- pilot: a drone flown by a safety pilot (a cascaded PID) between random waypoints, with
+  low-pass filtered noise on its rotor or attitude commands.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..robots.robot import RobotSpec
+from ..robots.state import matrix_to_quaternion, rotation_from_6d
+from ..sims.base import BaseReadings
+from ..sims.quadrotor import QuadrotorParams
+from ..sims.quadrotor_pid import CascadedPID
+from ..tasks.fly_to import BODY_X, BODY_Y, POSITION, RATES, VELOCITY
+
+
+class SmoothNoise:
+    """Low-pass filtered Gaussian noise of unit variance, one value per dimension."""
+
+    def __init__(self, dim: int, rng: np.random.Generator, smoothing: float = 0.8):
+        self.rng, self.smoothing, self.value = rng, smoothing, np.zeros(dim)
+
+    def __call__(self) -> np.ndarray:
+        s = self.smoothing
+        self.value = s * self.value + (1 - s) * self.rng.standard_normal(self.value.shape)
+        return self.value / np.sqrt((1 - s) / (1 + s))
 
 
 class WaypointExplorer:
-    """Commands that head for random waypoints inside a joint box, with low-pass filtered noise.
+    """Commands that head for random waypoints inside the workspace joint box, with low-pass
+    filtered noise. The box keeps the robot away from its limits; the noise makes the data rich in
+    actions, not just in states. A new waypoint is drawn when the old one is reached or after
+    `waypoint_seconds`."""
 
-    The box keeps the robot away from its limits; the noise makes the data rich in actions, not just
-    in states. A new waypoint is drawn when the old one is reached or after `waypoint_seconds`.
-    """
+    PARAMETERS: dict = {}
 
-    def __init__(self, spec: RobotSpec, box_low: np.ndarray, box_high: np.ndarray, dt: float,
-                 rng: np.random.Generator, gain: float = 1.5, noise: float = 0.5, smoothing: float = 0.8,
-                 waypoint_seconds: float = 3.0):
-        self.spec, self.box_low, self.box_high, self.dt, self.rng = spec, box_low, box_high, dt, rng
-        self.gain, self.noise, self.smoothing = gain, noise, smoothing
+    def __init__(self, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator, gain: float = 1.5,
+                 noise: float = 0.5, smoothing: float = 0.8, waypoint_seconds: float = 3.0):
+        if robot.command_mode not in ("position", "velocity", "effort"):
+            raise ValueError(f"waypoint exploration needs joint commands, not {robot.command_mode}")
+        self.robot, self.dt, self.rng = robot, dt, rng
+        self.box_low, self.box_high = robot.workspace
+        self.gain, self.noise, self.unit_noise = gain, noise, SmoothNoise(robot.dof, rng, smoothing)
         self.waypoint_steps = max(1, int(waypoint_seconds / dt))
-        self.low, self.high = spec.command_bounds
-        self.filtered = np.zeros(spec.dof)
+        self.low, self.high = robot.command_bounds
+        self.positions = robot.position_columns
+        self.velocities = robot.state.columns(*(f"{j}.velocity" for j in robot.joints))
         self.waypoint, self.steps = None, 0
 
     def __call__(self, state: np.ndarray) -> np.ndarray:
-        q, qd = state[: self.spec.dof], state[self.spec.dof :]
+        q, qd = state[self.positions], state[self.velocities]
         if self.waypoint is None or self.steps >= self.waypoint_steps or np.abs(self.waypoint - q).max() < 0.05:
             self.waypoint, self.steps = self.rng.uniform(self.box_low, self.box_high), 0
         self.steps += 1
         half_range = (self.high - self.low) / 2
-        self.filtered = self.smoothing * self.filtered + (1 - self.smoothing) * self.rng.standard_normal(self.spec.dof)
-        unit_noise = self.filtered / np.sqrt((1 - self.smoothing) / (1 + self.smoothing))  # unit variance
+        unit_noise = self.unit_noise()
         error = self.waypoint - q
-        if self.spec.command_mode == "position":  # small steps around the current position, in rad or m
+        mode = self.robot.command_mode
+        if mode == "position":  # small steps around the current position, in rad or m
             command = q + np.clip(self.gain * error, -0.1, 0.1) + 0.05 * self.noise * unit_noise
-        elif self.spec.command_mode == "velocity":
+        elif mode == "velocity":
             command = self.gain * error + self.noise * half_range * unit_noise
         else:
             command = half_range * (np.clip(self.gain * error - 0.2 * qd, -1, 1) + self.noise * unit_noise)
         return np.clip(command, self.low, self.high)
+
+
+class PilotExplorer:
+    """A safety pilot for a drone with no model yet. A cascaded PID that knows the drone's mass and
+    coefficients (from its URDF: the learned model and the planner never see them) flies between
+    random waypoints in a box, and smooth noise on its commands makes the data rich in actions."""
+
+    PARAMETERS = {
+        "pilot_center": ([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
+        "pilot_span": ([0.5, 0.5, 0.3], "half-width of that box, m"),
+        "pilot_noise": (0.1, "noise on each command, as a share of its range"),
+        "waypoint_seconds": (2.0, "seconds before the pilot heads for a new waypoint"),
+    }
+
+    def __init__(self, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator):
+        if robot.command_mode not in ("rotors", "attitude"):
+            raise ValueError(f"the pilot flies rotor or attitude commands, not {robot.command_mode}")
+        self.robot, self.dt, self.rng = robot, dt, rng
+        self.pid = CascadedPID(QuadrotorParams.from_urdf(robot.urdf_path))
+        self.fly = self.pid.rotor_command if robot.command_mode == "rotors" else self.pid.attitude_command
+        center, span = np.asarray(params["pilot_center"], float), np.asarray(params["pilot_span"], float)
+        self.box = (center - span, center + span)
+        self.noise = params["pilot_noise"] * (robot.command.high - robot.command.low)
+        self.unit_noise = SmoothNoise(robot.command.dim, rng)
+        self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
+        columns = robot.state.columns
+        self.columns = [columns(*c) for c in (POSITION, BODY_X + BODY_Y, VELOCITY, RATES)]
+        self.waypoint, self.steps = None, 0
+
+    def __call__(self, state: np.ndarray) -> np.ndarray:
+        if self.waypoint is None or self.steps >= self.waypoint_steps:
+            self.waypoint, self.steps = self.rng.uniform(*self.box), 0
+        self.steps += 1
+        position, rotation, velocity, rates = (state[c] for c in self.columns)
+        readings = BaseReadings(position, matrix_to_quaternion(rotation_from_6d(rotation)), velocity, rates)
+        command = self.fly(readings, self.waypoint, dt=self.dt) + self.noise * self.unit_noise()
+        return self.robot.command.clamp(command)
+
+
+EXPLORERS = {"waypoints": WaypointExplorer, "pilot": PilotExplorer}
+
+
+def make_explorer(name: str, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator):
+    if name not in EXPLORERS:
+        raise ValueError(f"exploration must be one of {sorted(EXPLORERS)}, got {name!r}")
+    explorer = EXPLORERS[name]
+    return explorer(robot, {key: params.get(key, default) for key, (default, _) in explorer.PARAMETERS.items()},
+                    dt, rng)

@@ -16,11 +16,13 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from ..robots.joint_state import BadJointState, state_vector
+from ..robots.commands import CommandInterface
+from ..robots.state import StateLayout
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 ACTIVE_SUFFIX = ".active"
+RESET_TOPIC = "/mbrl/reset"  # std_msgs/Header: an episode ended (a reset, a crash) at its stamp
 
 
 class ChunkedBagWriter:
@@ -113,47 +115,49 @@ def deserialize_cdr(typestore, raw: bytes, msgtype: str):
 
 
 @dataclass
-class RobotSeries:
-    """Time series (seconds) of the robot's state and commands read from one or more bags."""
+class RecordedSeries:
+    """What bags hold of one robot, timed (seconds) by when each message was recorded: each state
+    source's features, the commands, and the episode ends (resets) between them."""
 
-    state_times: np.ndarray
-    states: np.ndarray
+    states: dict[str, tuple[np.ndarray, np.ndarray]]  # topic -> (times, features)
     command_times: np.ndarray
     commands: np.ndarray
+    resets: np.ndarray
     rejected: dict  # reason -> count of messages that could not be used
 
 
-def read_robot_series(bags: list[Path], state_topic: str, command_topic: str, joints: list[str]) -> RobotSeries:
-    """Joint states (matched by name) and commands from bags, timed by when they were recorded.
-
-    Malformed messages are skipped and counted by reason; nothing else about them is lost.
-    """
-    state_times, states, command_times, commands, rejected = [], [], [], [], {}
+def read_series(bags: list[Path], layout: StateLayout, command: CommandInterface,
+                reset_topic: str = RESET_TOPIC) -> RecordedSeries:
+    """The robot's state, commands and resets from bags. Malformed messages are skipped and counted
+    by reason; nothing else about them is lost."""
+    states = {topic: ([], []) for topic in layout.topics}
+    command_times, commands, resets, rejected = [], [], [], {}
 
     def reject(reason: str) -> None:
         rejected[reason] = rejected.get(reason, 0) + 1
 
     with AnyReader([Path(b) for b in bags], default_typestore=TYPESTORE) as reader:
-        wanted = [c for c in reader.connections if c.topic in (state_topic, command_topic)]
+        wanted = [c for c in reader.connections if c.topic in (*states, command.topic, reset_topic)]
         for connection, timestamp, raw in reader.messages(connections=wanted):
+            topic, seconds = connection.topic, timestamp * 1e-9
+            if topic == reset_topic:
+                resets.append(seconds)
+                continue
             try:
                 message = deserialize_cdr(reader.typestore, raw, connection.msgtype)
             except Exception:  # a corrupt record must not stop the rest
-                reject(f"{connection.topic}: cannot deserialize")
+                reject(f"{topic}: cannot deserialize")
                 continue
-            if connection.topic == state_topic:
-                try:
-                    states.append(state_vector(message.name, message.position, message.velocity, joints))
-                    state_times.append(timestamp * 1e-9)
-                except BadJointState as error:
-                    reject(f"{state_topic}: {error}")
-            else:
-                data = np.asarray(message.data, dtype=float)
-                if data.shape != (len(joints),) or not np.all(np.isfinite(data)):
-                    reject(f"{command_topic}: not {len(joints)} finite values")
-                    continue
-                commands.append(data)
-                command_times.append(timestamp * 1e-9)
-    width = 2 * len(joints)
-    return RobotSeries(np.array(state_times), np.array(states).reshape(-1, width),
-                       np.array(command_times), np.array(commands).reshape(-1, len(joints)), rejected)
+            try:
+                if topic == command.topic:
+                    commands.append(command.vector(message))
+                    command_times.append(seconds)
+                else:
+                    states[topic][1].append(layout.source(topic).features(message))
+                    states[topic][0].append(seconds)
+            except ValueError as error:  # BadState, BadCommand
+                reject(f"{topic}: {error}")
+    return RecordedSeries(
+        {topic: (np.array(times), np.array(values).reshape(-1, len(layout.source(topic).names)))
+         for topic, (times, values) in states.items()},
+        np.array(command_times), np.array(commands).reshape(-1, command.dim), np.array(resets), rejected)

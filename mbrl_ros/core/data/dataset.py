@@ -6,16 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .bag import RobotSeries, closed_chunks, find_bags, read_robot_series
+from ..robots.commands import CommandInterface
+from ..robots.state import StateLayout
+from .bag import RESET_TOPIC, RecordedSeries, closed_chunks, find_bags, read_series
 from .transitions import Transitions, build_transitions
 
 
 class RecordedData:
     """The robot's recorded series, from bags named up front or from chunks as they close."""
 
-    def __init__(self, joints: list[str], state_topic: str, command_topic: str, dt: float):
-        self.joints, self.state_topic, self.command_topic, self.dt = list(joints), state_topic, command_topic, dt
-        self.series: dict[Path, RobotSeries] = {}
+    def __init__(self, layout: StateLayout, command: CommandInterface, dt: float, reset_topic: str = RESET_TOPIC):
+        self.layout, self.command, self.dt, self.reset_topic = layout, command, dt, reset_topic
+        self.series: dict[Path, RecordedSeries] = {}
         self.unreadable: dict[Path, str] = {}
 
     def add_path(self, path: str | Path) -> list[Path]:
@@ -31,7 +33,7 @@ class RecordedData:
         if bag in self.series or bag in self.unreadable:
             return False
         try:
-            self.series[bag] = read_robot_series([bag], self.state_topic, self.command_topic, self.joints)
+            self.series[bag] = read_series([bag], self.layout, self.command, self.reset_topic)
         except Exception as error:  # corrupt or foreign files must not stop training on the rest
             self.unreadable[bag] = f"{type(error).__name__}: {error}"
             return False
@@ -39,13 +41,14 @@ class RecordedData:
 
     def transitions(self) -> Transitions:
         parts = list(self.series.values())
-        if not parts:
-            return build_transitions(np.zeros(0), np.zeros((0, 2 * len(self.joints))), np.zeros(0),
-                                     np.zeros((0, len(self.joints))), self.dt)
-        return build_transitions(np.concatenate([p.state_times for p in parts]),
-                                 np.concatenate([p.states for p in parts]),
-                                 np.concatenate([p.command_times for p in parts]),
-                                 np.concatenate([p.commands for p in parts]), self.dt)
+        streams = [(np.concatenate([np.zeros(0), *(p.states[topic][0] for p in parts)]),
+                    np.concatenate([np.zeros((0, len(self.layout.source(topic).names))),
+                                    *(p.states[topic][1] for p in parts)]))
+                   for topic in self.layout.topics]
+        return build_transitions(streams,
+                                 np.concatenate([np.zeros(0), *(p.command_times for p in parts)]),
+                                 np.concatenate([np.zeros((0, self.command.dim)), *(p.commands for p in parts)]),
+                                 self.dt, np.concatenate([np.zeros(0), *(p.resets for p in parts)]))
 
     def rejected(self) -> dict:
         total: dict = {}

@@ -1,7 +1,8 @@
-"""(state, action, next state) transitions from time series of joint states and commands."""
+"""(state, action, next state) transitions from time series of states, commands and resets."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,27 +34,35 @@ def _interpolate(times: np.ndarray, values: np.ndarray, at: np.ndarray, max_gap:
     return values[before] * (1 - weight) + values[after] * weight, valid
 
 
-def build_transitions(state_times: np.ndarray, states: np.ndarray, command_times: np.ndarray,
-                      commands: np.ndarray, dt: float, max_gap: float | None = None) -> Transitions:
+def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], command_times: np.ndarray,
+                      commands: np.ndarray, dt: float, resets: np.ndarray = (), max_gap: float | None = None
+                      ) -> Transitions:
     """One transition per command: the state when it was sent, the command, and the state `dt` later.
 
-    States are interpolated at those times, so jitter in either stream does not matter. A transition
-    is dropped where states are missing around either time (a gap longer than `max_gap`, default
-    2 dt) or where the next command came within half a period (the command did not act for `dt`).
+    The state is the streams' values side by side (each stream a (times, values) pair, one per state
+    source), each interpolated at those times, so jitter in any stream does not matter. A
+    transition is dropped where a stream has no samples around either time (a gap longer than
+    `max_gap`, default 2 dt), where the next command came within half a period (the command did not
+    act for `dt`), or where an episode ended (a reset) in between: no transition crosses a reset.
     """
     max_gap = 2.0 * dt if max_gap is None else max_gap
-    empty = Transitions(np.zeros((0, states.shape[1])), np.zeros((0, commands.shape[1])),
-                        np.zeros((0, states.shape[1])), np.zeros(0))
-    if len(state_times) < 2 or len(command_times) == 0:
+    width = sum(values.shape[1] for _, values in state_streams)
+    empty = Transitions(np.zeros((0, width)), np.zeros((0, commands.shape[1])), np.zeros((0, width)), np.zeros(0))
+    if len(command_times) == 0 or any(len(times) < 2 for times, _ in state_streams):
         return empty
-    order = np.argsort(state_times, kind="stable")
-    state_times, states = state_times[order], states[order]
     order = np.argsort(command_times, kind="stable")
     command_times, commands = command_times[order], commands[order]
-
-    start, start_ok = _interpolate(state_times, states, command_times, max_gap)
-    end, end_ok = _interpolate(state_times, states, command_times + dt, max_gap)
-    next_command = np.append(command_times[1:], np.inf)
-    acted_long_enough = next_command - command_times >= 0.5 * dt
-    keep = start_ok & end_ok & acted_long_enough
-    return Transitions(start[keep], commands[keep], end[keep], command_times[keep])
+    keep = np.append(np.diff(command_times) >= 0.5 * dt, True)
+    starts, ends = [], []
+    for times, values in state_streams:
+        order = np.argsort(times, kind="stable")
+        start, start_ok = _interpolate(times[order], values[order], command_times, max_gap)
+        end, end_ok = _interpolate(times[order], values[order], command_times + dt, max_gap)
+        starts.append(start)
+        ends.append(end)
+        keep &= start_ok & end_ok
+    resets = np.sort(np.asarray(resets, float))
+    if resets.size:  # any reset within [t - max_gap, t + dt + max_gap] spoils the transition
+        first_after = np.searchsorted(resets, command_times - max_gap, side="left")
+        keep &= (first_after >= resets.size) | (resets[first_after.clip(max=resets.size - 1)] > command_times + dt + max_gap)
+    return Transitions(np.hstack(starts)[keep], commands[keep], np.hstack(ends)[keep], command_times[keep])

@@ -23,19 +23,20 @@ class ModelConfig:
 class DynamicsLearner:
     """Trains one ensemble again and again (warm start) and writes numbered checkpoints."""
 
-    def __init__(self, joints: list[str], dt: float, command_mode: str, model: ModelConfig,
-                 training: TrainConfig, device: str = "cpu"):
-        self.joints, self.dt, self.command_mode = list(joints), dt, command_mode
+    def __init__(self, signature: dict, dt: float, model: ModelConfig, training: TrainConfig, device: str = "cpu"):
+        """`signature`: what the model's inputs are (RobotSpec.model_signature()), kept in its checkpoints."""
+        self.signature, self.dt = signature, dt
         self.training, self.device = training, device
-        self.model = GaussianEnsemble(2 * len(joints), len(joints), model.members, model.hidden,
-                                      model.layers).to(device)
+        self.model = GaussianEnsemble(len(signature["state"]), len(signature["commands"]), model.members,
+                                      model.hidden, model.layers).to(device)
         self.version = 0
 
     def warm_start(self, checkpoint: str | Path) -> None:
         """Continue from an earlier checkpoint (same robot, same model shape)."""
         model, metadata = load_checkpoint(checkpoint, self.device)
-        if metadata.get("joints") != self.joints or model.config() != self.model.config():
-            raise ValueError(f"{checkpoint} was trained for another robot or model shape")
+        problem = incompatibility(model, metadata, self.signature, self.dt)
+        if problem or model.config() != self.model.config():
+            raise ValueError(f"{checkpoint} {problem or 'has another model shape'}")
         self.model, self.version = model, int(metadata.get("version", 0))
 
     def train(self, data: Transitions, on_epoch=None) -> dict:
@@ -44,11 +45,23 @@ class DynamicsLearner:
         return metrics
 
     def metadata(self, metrics: dict) -> dict:
-        return {"joints": self.joints, "dt": self.dt, "command_mode": self.command_mode,
-                "version": self.version, "metrics": {k: float(v) for k, v in metrics.items()}}
+        return {**self.signature, "dt": self.dt, "version": self.version,
+                "metrics": {k: float(v) for k, v in metrics.items()}}
 
     def save(self, path: str | Path, metrics: dict) -> Path:
         return save_checkpoint(path, self.model, self.metadata(metrics))
+
+
+def incompatibility(model: GaussianEnsemble, metadata: dict, signature: dict, dt: float) -> str | None:
+    """Why a checkpoint cannot serve a robot with this signature and time step, or None."""
+    for key, expected in signature.items():
+        if metadata.get(key) != expected:
+            return f"was trained for {key} {metadata.get(key)}, not {expected}"
+    if abs(float(metadata.get("dt", 0.0)) - dt) > 1e-6:
+        return f"was trained for a {metadata.get('dt')} s step, not {dt} s"
+    if (model.state_dim, model.action_dim) != (len(signature["state"]), len(signature["commands"])):
+        return f"has {model.state_dim} states and {model.action_dim} commands"
+    return None
 
 
 def torch_device(name: str) -> str:

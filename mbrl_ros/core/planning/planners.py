@@ -56,11 +56,12 @@ class Planner:
     def __init__(self, low: torch.Tensor, high: torch.Tensor, config: PlannerConfig = PlannerConfig(),
                  generator: torch.Generator | None = None):
         self.low, self.high, self.config, self.generator = low, high, config, generator
+        self.nominal = (low + high) / 2  # the action a plan starts from, before any warm start
         self.reset()
 
     def reset(self) -> None:
         shape = (self.config.horizon, self.low.shape[0])
-        self.mean = ((self.low + self.high) / 2).expand(shape).clone()
+        self.mean = self.nominal.expand(shape).clone()
         self.kept = None  # iCEM elites carried between control steps
 
     @property

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 
-class BadJointState(ValueError):
+class BadState(ValueError):
+    """A state message that must not be used; the message says why."""
+
+
+class BadJointState(BadState):
     """A joint state that must not be used; the message says why."""
 
 

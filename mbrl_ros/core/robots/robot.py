@@ -1,4 +1,5 @@
-"""What the stack needs to know about a robot, from its YAML parameters and its URDF."""
+"""What the stack needs to know about a robot, from its YAML parameters and its URDF: its joints,
+where its state comes from, and how it is commanded."""
 
 from __future__ import annotations
 
@@ -8,49 +9,48 @@ from functools import cached_property
 import numpy as np
 
 from ..paths import find_shared_file
-from .kinematics import ForwardKinematics
-from .urdf import UrdfChain, load_chain
+from .commands import ATTITUDE_FIELDS, JOINT_MODES, ROTOR_NAMES, CommandInterface
+from .state import JointStateSource, OdometrySource, StateLayout
+from .urdf import UrdfJoint, load_joints
 
-COMMAND_MODES = ("position", "velocity", "effort")
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RobotSpec:
-    joints: tuple[str, ...]  # command and state order
     urdf: str
-    ee_link: str
-    command_mode: str
-    command_scale: float = 1.0  # share of the URDF's velocity or effort limit the controller may use
-
-    def __post_init__(self):
-        if self.command_mode not in COMMAND_MODES:
-            raise ValueError(f"command_mode must be one of {COMMAND_MODES}, got {self.command_mode!r}")
-        if not self.joints:
-            raise ValueError("joints must name at least one joint")
-        if not 0.0 < self.command_scale <= 1.0:
-            raise ValueError(f"command_scale must be in (0, 1], got {self.command_scale}")
+    joints: tuple[str, ...]  # actuated joints in command order; none for a drone
+    command: CommandInterface
+    state: StateLayout
+    workspace: tuple[np.ndarray, np.ndarray]  # joint box explored and planned in (the model's data)
 
     @classmethod
     def from_params(cls, params: dict) -> "RobotSpec":
-        return cls(
-            joints=tuple(params["joints"]),
-            urdf=params["urdf"],
-            ee_link=params["ee_link"],
-            command_mode=params["command_mode"],
-            command_scale=float(params.get("command_scale", 1.0)),
-        )
+        """Parameters: urdf, joints, command_mode, command_topic, command_scale (joint modes) or
+        command_low, command_high, safe_command (rotors, attitude); state_topic, object_joints,
+        continuous_joints (JointState), odom_topic (Odometry); workspace_center, workspace_span."""
+        urdf = params["urdf"]
+        joints = tuple(params.get("joints") or ())
+        urdf_joints = read_urdf_joints(urdf)
+        missing = [j for j in joints if j not in urdf_joints]
+        if missing:
+            raise ValueError(f"joints {missing} are not in {urdf}")
+        mode = params["command_mode"]
+        topic = params.get("command_topic", "/forward_velocity_controller/commands")
+        if mode in JOINT_MODES:
+            command = joint_command_interface(mode, topic, joints, [urdf_joints[j] for j in joints],
+                                              float(params.get("command_scale", 1.0)))
+        else:
+            names = ROTOR_NAMES if mode == "rotors" else tuple(ATTITUDE_FIELDS)
+            command = CommandInterface(mode, topic, names, *(np.asarray(params[k], float) for k in
+                                                             ("command_low", "command_high", "safe_command")))
+        limits = [urdf_joints[j] for j in joints]
+        workspace = joint_box(params.get("workspace_center") or [(j.lower + j.upper) / 2 for j in limits],
+                              params.get("workspace_span") or [(j.upper - j.lower) / 2 for j in limits],
+                              [j.lower for j in limits], [j.upper for j in limits])
+        return cls(urdf, joints, command, state_layout(params, joints), workspace)
 
     @cached_property
     def urdf_path(self) -> str:
         return str(find_shared_file(self.urdf, "urdf"))
-
-    @cached_property
-    def chain(self) -> UrdfChain:
-        chain = load_chain(self.urdf_path, self.ee_link)
-        missing = set(self.joints) - {j.name for j in chain.actuated}
-        if missing:
-            raise ValueError(f"joints {sorted(missing)} are not on the chain to {self.ee_link} in {self.urdf}")
-        return chain
 
     @property
     def dof(self) -> int:
@@ -58,11 +58,24 @@ class RobotSpec:
 
     @property
     def state_dim(self) -> int:
-        """Joint positions then joint velocities, in `joints` order."""
-        return 2 * self.dof
+        return self.state.dim
+
+    @property
+    def command_mode(self) -> str:
+        return self.command.mode
+
+    @property
+    def command_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.command.low, self.command.high
+
+    @cached_property
+    def position_columns(self) -> list[int]:
+        """State columns of the commanded joints' positions."""
+        return self.state.columns(*(f"{j}.position" for j in self.joints))
 
     def _limits(self, attribute: str) -> np.ndarray:
-        return np.array([getattr(self.chain.joint(n), attribute) for n in self.joints])
+        joints = read_urdf_joints(self.urdf)
+        return np.array([getattr(joints[n], attribute) for n in self.joints])
 
     @property
     def position_lower(self) -> np.ndarray:
@@ -72,21 +85,53 @@ class RobotSpec:
     def position_upper(self) -> np.ndarray:
         return self._limits("upper")
 
-    @property
-    def command_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """The box a command must lie in, by command mode."""
-        if self.command_mode == "position":
-            return self.position_lower, self.position_upper
-        limit = self._limits("velocity" if self.command_mode == "velocity" else "effort") * self.command_scale
-        return -limit, limit
+    def model_signature(self) -> dict:
+        """What a dynamics model of this robot takes and predicts; checkpoints carry it."""
+        return {"state": list(self.state.names), "commands": list(self.command.names),
+                "command_mode": self.command.mode}
 
-    def safe_command(self, positions: np.ndarray | None) -> np.ndarray:
-        """What to send when in doubt: hold still (zero velocity or effort, or the current position)."""
-        if self.command_mode == "position":
-            if positions is None:
-                raise ValueError("a position-controlled robot needs its current positions to hold")
-            return np.clip(positions, self.position_lower, self.position_upper)
-        return np.zeros(self.dof)
+    def safe_command(self, state: np.ndarray | None) -> np.ndarray | None:
+        """What to send when in doubt: the interface's safe command, or, for position commands, the
+        measured positions (None while they are unknown)."""
+        if self.command.safe is not None:
+            return self.command.safe.copy()
+        if state is None:
+            return None
+        return self.command.clamp(state[self.position_columns])
 
-    def forward_kinematics(self) -> ForwardKinematics:
-        return ForwardKinematics(self.chain, list(self.joints))
+
+def joint_command_interface(mode: str, topic: str, joints: tuple[str, ...], limits: list[UrdfJoint],
+                            scale: float) -> CommandInterface:
+    """Joint commands bounded by the URDF: position limits, or a share of the velocity or effort limit."""
+    if not joints:
+        raise ValueError(f"{mode} commands need `joints`")
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"command_scale must be in (0, 1], got {scale}")
+    if mode == "position":
+        low, high = np.array([j.lower for j in limits]), np.array([j.upper for j in limits])
+        return CommandInterface(mode, topic, joints, low, high, None)
+    limit = np.array([j.velocity if mode == "velocity" else j.effort for j in limits]) * scale
+    return CommandInterface(mode, topic, joints, -limit, limit, np.zeros(len(joints)))
+
+
+def joint_box(center, span, lower, upper) -> tuple[np.ndarray, np.ndarray]:
+    """The box center +- span, cut to the joint limits."""
+    center, span = np.asarray(center, float), np.asarray(span, float)
+    if center.shape != np.shape(lower) or span.shape != np.shape(lower):
+        raise ValueError(f"workspace_center and workspace_span need {len(lower)} values, one per joint")
+    return np.maximum(center - span, lower), np.minimum(center + span, upper)
+
+
+def state_layout(params: dict, joints: tuple[str, ...]) -> StateLayout:
+    sources = []
+    state_joints = [*joints, *(params.get("object_joints") or ())]
+    if state_joints:
+        sources.append(JointStateSource(params.get("state_topic", "/joint_states"), state_joints,
+                                        params.get("continuous_joints") or ()))
+    if params.get("odom_topic"):
+        sources.append(OdometrySource(params["odom_topic"]))
+    return StateLayout(sources)
+
+
+def read_urdf_joints(urdf: str) -> dict[str, UrdfJoint]:
+    return load_joints(find_shared_file(urdf, "urdf"))

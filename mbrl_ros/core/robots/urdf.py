@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,13 @@ def load_chain(urdf_path: str | Path, tip_link: str) -> UrdfChain:
         chain.append(by_child[link])
         link = by_child[link].parent
     return UrdfChain(root.get("name"), link, tip_link, tuple(reversed(chain)))
+
+
+@lru_cache(maxsize=16)
+def _joints_of(urdf_path: str) -> dict[str, UrdfJoint]:
+    return {j.name: j for j in map(_parse_joint, ET.parse(urdf_path).getroot().iter("joint"))}
+
+
+def load_joints(urdf_path: str | Path) -> dict[str, UrdfJoint]:
+    """Every joint of the URDF by name (a tree, not only one chain)."""
+    return dict(_joints_of(str(urdf_path)))

@@ -6,19 +6,31 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from ..params import ListOf
 from ..robots.robot import RobotSpec
+from .base import JointReadings
 
 
 class RobotSim:
     """One robot in its own PyBullet client. Commands are in `spec.joints` order.
 
-    A command holds until the next one, like ros2_control's forward command controllers.
-    `hold()` locks the joints where they are, for when commands stop arriving.
+    A command holds until the next one, like ros2_control's forward command controllers. When
+    commands stop for `command_timeout` seconds of simulated time, the joints lock where they are
+    (`hold()`), as a robot's driver would.
     """
 
+    PARAMETERS = {
+        "initial_positions": (ListOf(float), "joint positions at start and after a reset, in `joints` order (default: zeros)"),
+        "command_timeout": (0.5, "seconds without a command before the joints hold where they are"),
+    }
+
+    @classmethod
+    def from_robot(cls, robot: RobotSpec, time_step: float, gui: bool, **options) -> "RobotSim":
+        return cls(robot, time_step, gui, **options)
+
     def __init__(self, spec: RobotSpec, time_step: float = 1.0 / 240.0, gui: bool = False,
-                 initial_positions: np.ndarray | None = None):
-        self.spec = spec
+                 initial_positions: np.ndarray | None = None, command_timeout: float = 0.5):
+        self.spec, self.command_timeout = spec, command_timeout
         self.time_step = time_step
         self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
         self.client.setGravity(0, 0, -9.81)
@@ -32,8 +44,11 @@ class RobotSim:
             raise ValueError(f"{spec.urdf}: no joints named {missing}")
         self.indices = [by_name[j] for j in spec.joints]
         self.effort_limit = np.array([self.client.getJointInfo(self.robot, i)[10] for i in self.indices])
-        self.home = np.zeros(spec.dof) if initial_positions is None else np.asarray(initial_positions, float)
-        self.sim_time = 0.0
+        self.home = np.asarray(initial_positions if initial_positions is not None and len(initial_positions)
+                               else np.zeros(spec.dof), float)
+        if self.home.shape != (spec.dof,):
+            raise ValueError(f"'initial_positions' needs {spec.dof} values, one per joint")
+        self.sim_time, self.last_command_time = 0.0, -np.inf
         self.reset(self.home)
 
     def reset(self, positions: np.ndarray | None = None) -> None:
@@ -51,8 +66,8 @@ class RobotSim:
         values = np.asarray(values, float)
         if values.shape != (self.spec.dof,) or not np.all(np.isfinite(values)):
             raise ValueError(f"command must be {self.spec.dof} finite values, got {values}")
-        low, high = self.spec.command_bounds
-        self._mode, self._command = self.spec.command_mode, np.clip(values, low, high)
+        self._mode, self._command = self.spec.command_mode, self.spec.command.clamp(values)
+        self.last_command_time = self.sim_time
 
     def _apply(self) -> None:
         c, robot, joints = self.client, self.robot, self.indices
@@ -68,18 +83,29 @@ class RobotSim:
             c.setJointMotorControlArray(robot, joints, pybullet.TORQUE_CONTROL, forces=self._command)
 
     def step(self, steps: int = 1) -> None:
+        if self._mode != "hold" and self.sim_time - self.last_command_time > self.command_timeout:
+            self.hold()
         for _ in range(steps):
             self._apply()
             self.client.stepSimulation()
         self.sim_time += steps * self.time_step
+
+    @property
+    def holding(self) -> bool:
+        return self._mode == "hold"
 
     def state(self) -> np.ndarray:
         """[positions, velocities] in `spec.joints` order."""
         states = self.client.getJointStates(self.robot, self.indices)
         return np.array([s[0] for s in states] + [s[1] for s in states])
 
-    def efforts(self) -> np.ndarray:
-        return np.array([s[3] for s in self.client.getJointStates(self.robot, self.indices)])
+    def joint_readings(self) -> JointReadings:
+        states = self.client.getJointStates(self.robot, self.indices)
+        position, velocity, _, effort = (np.array(column) for column in zip(*states))
+        return JointReadings(list(self.spec.joints), position, velocity, effort)
+
+    def base_readings(self) -> None:
+        return None
 
     def link_position(self, link_name: str) -> np.ndarray:
         for i in range(self.client.getNumJoints(self.robot)):

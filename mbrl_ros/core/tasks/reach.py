@@ -7,36 +7,70 @@ import numpy as np
 import torch
 
 from ..robots.kinematics import ForwardKinematics
+from ..robots.urdf import load_chain
+from .task import Task, fill_pose_goal, pose_goal_position
 
 
-class ReachCost:
-    """Bring the end effector to a goal position: distance along the plan (weighted to its end),
-    small actions, rest at the end, and a steep penalty outside the joint box [lower, upper]."""
+class ReachTask(Task):
+    """Distance of the end effector to the goal along the plan (weighted to its end), small
+    actions, rest at the end, and a steep penalty outside the robot's workspace joint box, where
+    the model has no data."""
 
-    def __init__(self, fk: ForwardKinematics, lower: torch.Tensor, upper: torch.Tensor,
-                 action_weight: float = 0.01, velocity_weight: float = 0.05, limit_weight: float = 10.0,
-                 action_scale: torch.Tensor | None = None):
-        self.fk, self.dof = fk, lower.shape[0]
-        self.lower, self.upper = lower, upper
-        self.action_weight, self.velocity_weight, self.limit_weight = action_weight, velocity_weight, limit_weight
-        self.action_scale = torch.ones_like(lower) if action_scale is None else action_scale
+    PARAMETERS = {
+        "ee_link": ("", "link whose position is brought to the goal"),
+        "base_frame": ("world", "frame of goals and plans: the URDF's root link"),
+        "action_weight": (0.01, "cost of commands, relative to their bounds"),
+        "velocity_weight": (0.05, "cost of joint speed at the end of the plan"),
+        "limit_weight": (10.0, "cost per radian outside the workspace joint box"),
+    }
 
-    def __call__(self, states: torch.Tensor, actions: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Costs (N,) of states (N, H+1, S) reached by actions (N, H, A)."""
-        q = states[:, 1:, : self.dof]
+    def __init__(self, robot, params, device="cpu"):
+        super().__init__(robot, params, device)
+        if not self.params["ee_link"]:
+            raise ValueError("the reach task needs `ee_link`")
+        chain = load_chain(robot.urdf_path, self.params["ee_link"])
+        self.fk = ForwardKinematics(chain, list(robot.joints)).to(device)
+        self.frame = self.params["base_frame"]
+        self.positions = robot.position_columns
+        self.velocities = robot.state.columns(*(f"{j}.velocity" for j in robot.joints))
+        self.box = robot.workspace
+        self.lower, self.upper = (self.tensor(b) for b in self.box)
+        low, high = robot.command_bounds
+        self.action_scale = self.tensor(np.maximum(np.abs(low), np.abs(high)))
+
+    def goal(self, msg) -> np.ndarray:
+        return pose_goal_position(msg, self.frame)
+
+    def fill_goal(self, msg, goal):
+        return fill_pose_goal(msg, goal, self.frame)
+
+    def cost(self, states, actions, goal):
+        p = self.params
+        q = states[:, 1:, self.positions]
         distance = torch.linalg.vector_norm(self.fk.position(q) - goal, dim=-1)
         weights = torch.linspace(0.5, 1.5, distance.shape[1], device=q.device, dtype=q.dtype)
         outside = torch.relu(q - self.upper) + torch.relu(self.lower - q)
-        final_speed = states[:, -1, self.dof :].square().sum(-1)
+        final_speed = states[:, -1, self.velocities].square().sum(-1)
         return ((distance * weights).mean(1)
-                + self.action_weight * (actions / self.action_scale).square().sum((1, 2)) / actions.shape[1]
-                + self.velocity_weight * final_speed
-                + self.limit_weight * outside.sum((1, 2)))
+                + p["action_weight"] * (actions / self.action_scale).square().sum((1, 2)) / actions.shape[1]
+                + p["velocity_weight"] * final_speed
+                + p["limit_weight"] * outside.sum((1, 2)))
 
-def joint_box(center, span, lower, upper) -> tuple[np.ndarray, np.ndarray]:
-    """The box center +- span, cut to the joint limits."""
-    center, span = np.asarray(center, float), np.asarray(span, float)
-    return np.maximum(center - span, lower), np.minimum(center + span, upper)
+    def end_effector(self, state: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.fk.position(self.tensor(state[self.positions])).cpu().numpy()
+
+    def error(self, state, goal):
+        return float(np.linalg.norm(self.end_effector(state) - goal))
+
+    def describe(self, error):
+        return f"{error * 100:.2f} cm"
+
+    def plan_points(self, states):
+        return self.fk.position(states[:, self.positions]).cpu().numpy()
+
+    def random_goal(self, rng):
+        return random_reachable_goal(self.fk, *self.box, rng)[1]
 
 
 def random_reachable_goal(fk: ForwardKinematics, low: np.ndarray, high: np.ndarray,
@@ -44,5 +78,5 @@ def random_reachable_goal(fk: ForwardKinematics, low: np.ndarray, high: np.ndarr
     """A joint configuration drawn from the box [low, high] and the end-effector position it gives."""
     q = rng.uniform(low, high)
     with torch.no_grad():
-        position = fk.position(torch.as_tensor(q, dtype=torch.float64)).numpy()
-    return q, position
+        position = fk.position(torch.as_tensor(q, dtype=fk.offsets.dtype, device=fk.offsets.device))
+    return q, position.cpu().numpy().astype(float)

@@ -1,0 +1,145 @@
+"""The robot's state: where each part comes from, and how it is laid out for the model.
+
+A state source reads one topic's messages (any object with the ROS message's fields: an rclpy
+message or one read from a bag) and turns each into a feature vector. The layout is the sources'
+features side by side, each feature with a name, so that tasks find their columns by name:
+- joints from sensor_msgs/JointState, matched by name: positions, then velocities; a continuous
+  joint's angle (a valve) as its sine and cosine, so that the model never sees the wrap;
+- a floating base from nav_msgs/Odometry: position in the world, rotation as the first two
+  columns of its matrix (a continuous 6D representation), linear and angular velocity in the body
+  frame as REP 105 defines the twist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .joint_state import BadState, state_vector
+
+JOINT_STATE = "sensor_msgs/msg/JointState"
+ODOMETRY = "nav_msgs/msg/Odometry"
+
+
+class JointStateSource:
+    msgtype = JOINT_STATE
+
+    def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = ()):
+        unknown = set(continuous) - set(joints)
+        if unknown:
+            raise ValueError(f"continuous joints {sorted(unknown)} are not among the state's joints")
+        self.topic, self.joints, self.continuous = topic, list(joints), set(continuous)
+        angles = [[f"{j}.sin", f"{j}.cos"] if j in self.continuous else [f"{j}.position"] for j in self.joints]
+        self.names = [n for pair in angles for n in pair] + [f"{j}.velocity" for j in self.joints]
+        self._wrapped = np.array([j in self.continuous for j in self.joints])
+
+    def features(self, msg) -> np.ndarray:
+        raw = state_vector(msg.name, msg.position, msg.velocity, self.joints)
+        if not self._wrapped.any():
+            return raw
+        positions, velocities = np.split(raw, 2)
+        angles = [np.array([np.sin(p), np.cos(p)]) if wrapped else np.array([p])
+                  for p, wrapped in zip(positions, self._wrapped)]
+        return np.concatenate([*angles, velocities])
+
+
+class OdometrySource:
+    msgtype = ODOMETRY
+    names = ([f"base.{a}" for a in "xyz"] + [f"base.rot_{r}{c}" for c in "xy" for r in "xyz"]
+             + [f"base.v{a}" for a in "xyz"] + [f"base.w{a}" for a in "xyz"])
+
+    def __init__(self, topic: str):
+        self.topic = topic
+
+    def features(self, msg) -> np.ndarray:
+        pose, twist = msg.pose.pose, msg.twist.twist
+        p, q, v, w = pose.position, pose.orientation, twist.linear, twist.angular
+        return self.from_pose([p.x, p.y, p.z], [q.x, q.y, q.z, q.w], [v.x, v.y, v.z], [w.x, w.y, w.z])
+
+    @staticmethod
+    def from_pose(position, quaternion, linear_velocity, angular_velocity) -> np.ndarray:
+        """Features of a pose (quaternion x, y, z, w) and a body-frame twist."""
+        values = np.concatenate([position, linear_velocity, angular_velocity, quaternion]).astype(float)
+        if not np.all(np.isfinite(values)):
+            raise BadState("non-finite pose or twist")
+        q = values[9:]
+        norm = np.linalg.norm(q)
+        if abs(norm - 1.0) > 0.1:
+            raise BadState(f"orientation is not a unit quaternion (norm {norm:.3g})")
+        rotation = quaternion_to_matrix(q / norm)
+        return np.concatenate([values[:3], rotation[:, 0], rotation[:, 1], values[3:9]])
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a unit quaternion (x, y, z, w)."""
+    x, y, z, w = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Unit quaternion (x, y, z, w), w >= 0, of a rotation matrix."""
+    m = rotation
+    w = np.sqrt(max(0.0, 1.0 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
+    x = np.copysign(np.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2])
+    y = np.copysign(np.sqrt(max(0.0, 1.0 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0])
+    z = np.copysign(np.sqrt(max(0.0, 1.0 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1])
+    q = np.array([x, y, z, w])
+    return q / np.linalg.norm(q)
+
+
+def rotation_from_6d(columns: np.ndarray) -> np.ndarray:
+    """The rotation matrix whose first two columns are `columns` (6,), made orthonormal."""
+    x = columns[:3] / np.linalg.norm(columns[:3])
+    y = columns[3:] - (columns[3:] @ x) * x
+    y /= np.linalg.norm(y)
+    return np.column_stack([x, y, np.cross(x, y)])
+
+
+StateSource = JointStateSource | OdometrySource
+
+
+class StateLayout:
+    """The model's state vector: the sources' features side by side, in the order given."""
+
+    def __init__(self, sources: Sequence[StateSource]):
+        if not sources:
+            raise ValueError("a robot needs at least one state source (joints or odometry)")
+        topics = [s.topic for s in sources]
+        if len(set(topics)) != len(topics):
+            raise ValueError(f"two state sources read the same topic: {topics}")
+        self.sources = list(sources)
+        self.names = [n for s in self.sources for n in s.names]
+        self.dim = len(self.names)
+        bounds = np.cumsum([0] + [len(s.names) for s in self.sources])
+        self._slices = {s.topic: slice(a, b) for s, a, b in zip(self.sources, bounds, bounds[1:])}
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic -> message type, for every source."""
+        return {s.topic: s.msgtype for s in self.sources}
+
+    def columns(self, *names: str) -> list[int]:
+        """The state columns of the named features, in the order asked."""
+        missing = [n for n in names if n not in self.names]
+        if missing:
+            raise KeyError(f"the state has no features {missing}; it has {self.names}")
+        return [self.names.index(n) for n in names]
+
+    def topic_for(self, msgtype: str, default: str) -> str:
+        """The topic of the source that reads `msgtype`, or `default` where none does."""
+        return next((s.topic for s in self.sources if s.msgtype == msgtype), default)
+
+    def source(self, topic: str) -> StateSource:
+        return next(s for s in self.sources if s.topic == topic)
+
+    def combine(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """One state vector from each source's newest features, keyed by topic."""
+        return np.concatenate([features[s.topic] for s in self.sources])
+
+    def part(self, state: np.ndarray, topic: str) -> np.ndarray:
+        return state[..., self._slices[topic]]

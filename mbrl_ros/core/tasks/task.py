@@ -1,0 +1,82 @@
+"""What every task gives the controller and the demo: a cost over predicted trajectories, its goal
+message, and how far a state is from the goal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..robots.robot import RobotSpec
+
+POSE_STAMPED = "geometry_msgs/msg/PoseStamped"
+JOINT_STATE = "sensor_msgs/msg/JointState"
+
+
+class BadGoal(ValueError):
+    """A goal message that cannot be used; the message says why."""
+
+
+class Task:
+    """Subclasses set `PARAMETERS` (name -> (default, description)), `goal_msgtype`, `unit` and
+    `success_threshold`, and give the methods below. Goals are vectors; messages are read and
+    written through their fields, so the same code serves rclpy messages and bag records."""
+
+    PARAMETERS: dict[str, tuple[Any, str]] = {}
+    goal_msgtype = POSE_STAMPED
+    unit = "m"
+    success_threshold = 0.03
+
+    def __init__(self, robot: RobotSpec, params: dict, device: str = "cpu"):
+        self.robot, self.device = robot, device
+        self.params = {name: params.get(name, default) for name, (default, _) in self.PARAMETERS.items()}
+
+    def tensor(self, values) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=self.device)
+
+    def goal(self, msg) -> np.ndarray:
+        """The goal a message asks for, or BadGoal."""
+        raise NotImplementedError
+
+    def fill_goal(self, msg, goal: np.ndarray):
+        """Write a goal into a message of `goal_msgtype`, and return it."""
+        raise NotImplementedError
+
+    def cost(self, states: torch.Tensor, actions: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """Costs (N,) of predicted states (N, H+1, S) reached by actions (N, H, A)."""
+        raise NotImplementedError
+
+    def error(self, state: np.ndarray, goal: np.ndarray) -> float:
+        """How far a state is from the goal, in `unit`."""
+        raise NotImplementedError
+
+    def describe(self, error: float) -> str:
+        """An error as people read it."""
+        return f"{error:.3f} {self.unit}"
+
+    def plan_points(self, states: torch.Tensor) -> np.ndarray:
+        """Points (T, 3) in the goal frame that show a predicted trajectory (T, S) in rviz."""
+        raise NotImplementedError
+
+    def random_goal(self, rng: np.random.Generator) -> np.ndarray:
+        """A goal the robot can reach, for demos and tests."""
+        raise NotImplementedError
+
+
+def pose_goal_position(msg, frame: str) -> np.ndarray:
+    """The position of a PoseStamped goal given in `frame` (an empty frame is taken as `frame`)."""
+    if msg.header.frame_id not in ("", frame):
+        raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{frame}'")
+    p = msg.pose.position
+    goal = np.array([p.x, p.y, p.z], float)
+    if not np.all(np.isfinite(goal)):
+        raise BadGoal("goal with a non-finite position")
+    return goal
+
+
+def fill_pose_goal(msg, position: np.ndarray, frame: str):
+    msg.header.frame_id = frame
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
+    msg.pose.orientation.w = 1.0
+    return msg

@@ -1,0 +1,43 @@
+"""The ROS message classes behind the type names that the core uses, and the sim's readings as messages."""
+
+from __future__ import annotations
+
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, Header
+
+from ..core.sims.base import BaseReadings, JointReadings
+
+MESSAGES = {
+    "sensor_msgs/msg/JointState": JointState,
+    "nav_msgs/msg/Odometry": Odometry,
+    "std_msgs/msg/Float64MultiArray": Float64MultiArray,
+    "geometry_msgs/msg/Twist": Twist,
+    "geometry_msgs/msg/PoseStamped": PoseStamped,
+    "std_msgs/msg/Header": Header,
+}
+
+
+def message_class(msgtype: str):
+    return MESSAGES[msgtype]
+
+
+def joint_state_message(readings: JointReadings, stamp) -> JointState:
+    msg = JointState(name=list(readings.names), position=readings.position.tolist(),
+                     velocity=readings.velocity.tolist(), effort=readings.effort.tolist())
+    msg.header.stamp = stamp
+    return msg
+
+
+def odometry_message(readings: BaseReadings, stamp, frame: str, child_frame: str) -> Odometry:
+    """Pose in `frame`, twist in the body frame `child_frame` (REP 105)."""
+    msg = Odometry(child_frame_id=child_frame)
+    msg.header.stamp, msg.header.frame_id = stamp, frame
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    p.x, p.y, p.z = map(float, readings.position)
+    q.x, q.y, q.z, q.w = map(float, readings.orientation)
+    v, w = msg.twist.twist.linear, msg.twist.twist.angular
+    v.x, v.y, v.z = map(float, readings.linear_velocity)
+    w.x, w.y, w.z = map(float, readings.angular_velocity)
+    return msg
