@@ -52,3 +52,28 @@ def test_members_differ_and_batch_as_one_call():
     mean, _ = model(model.normalize_inputs(states, actions))
     assert mean.shape == (5, 7, 3)
     assert not torch.allclose(mean[0], mean[1])
+
+
+def test_ignored_inputs_do_not_change_predictions_but_are_still_predicted():
+    """A drone's position: predicted (it moves), never an input (the dynamics do not depend on it)."""
+    torch.manual_seed(0)
+    model = GaussianEnsemble(3, 1, members=2, hidden=16, layers=2, ignored_inputs=(0,))
+    rng = np.random.default_rng(0)
+    states = rng.uniform(-2, 2, size=(500, 3))
+    actions = rng.uniform(-1, 1, size=(500, 1))
+    next_states = states + np.hstack([0.1 * states[:, 1:2], 0.1 * actions, 0.05 * states[:, 2:3]])
+    train_ensemble(model, Transitions(states, actions, next_states), TrainConfig(max_epochs=40))
+    s = torch.as_tensor(states[:8], dtype=torch.float32).expand(2, -1, -1)
+    a = torch.as_tensor(actions[:8], dtype=torch.float32).expand(2, -1, -1)
+    moved = s.clone()
+    moved[..., 0] += 100.0
+    mean, _ = model.predict(s, a)
+    mean_moved, _ = model.predict(moved, a)
+    torch.testing.assert_close(mean_moved[..., 1:], mean[..., 1:])
+    torch.testing.assert_close(mean_moved[..., 0] - 100.0, mean[..., 0], atol=1e-3, rtol=0)
+    plan = torch.as_tensor(rng.uniform(-1, 1, size=(2, 4, 5, 1)), dtype=torch.float32)
+    fast = model.rollout_means(moved[:, :4], plan)
+    step = moved[:, :4]
+    for t in range(5):
+        step, _ = model.predict(step, plan[:, :, t])
+    torch.testing.assert_close(fast[:, :, -1], step, atol=1e-4, rtol=1e-4)

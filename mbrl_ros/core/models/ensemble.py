@@ -27,13 +27,17 @@ class GaussianEnsemble(nn.Module):
     """Predicts next state = state + delta, delta ~ N(mean, var), one Gaussian per member.
 
     Inputs are normalised with data statistics and so are the delta targets; the log-variance is
-    kept between learned soft bounds so that it cannot collapse or explode.
+    kept between learned soft bounds so that it cannot collapse or explode. `ignored_inputs` are
+    state columns the dynamics do not depend on (a drone's position): they are predicted but not
+    fed to the network, so what it learns in one place holds everywhere.
     """
 
-    def __init__(self, state_dim: int, action_dim: int, members: int = 5, hidden: int = 200, layers: int = 3):
+    def __init__(self, state_dim: int, action_dim: int, members: int = 5, hidden: int = 200, layers: int = 3,
+                 ignored_inputs: tuple[int, ...] = ()):
         super().__init__()
         self.state_dim, self.action_dim = state_dim, action_dim
         self.members, self.hidden, self.num_layers = members, hidden, layers
+        self.ignored_inputs = tuple(int(i) for i in ignored_inputs)
         sizes = [state_dim + action_dim] + [hidden] * layers
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes, sizes[1:]))
         self.head = EnsembleLinear(members, hidden, 2 * state_dim)
@@ -42,10 +46,18 @@ class GaussianEnsemble(nn.Module):
         for name, size in (("input", state_dim + action_dim), ("target", state_dim)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
+        mask = torch.ones(state_dim + action_dim)
+        mask[list(self.ignored_inputs)] = 0.0
+        self.register_buffer("input_mask", mask, persistent=False)
 
     def config(self) -> dict:
         return {"state_dim": self.state_dim, "action_dim": self.action_dim, "members": self.members,
-                "hidden": self.hidden, "layers": self.num_layers}
+                "hidden": self.hidden, "layers": self.num_layers, "ignored_inputs": list(self.ignored_inputs)}
+
+    @property
+    def input_scale(self) -> torch.Tensor:
+        """What normalises an input: 1 / std, and 0 for the ignored ones."""
+        return self.input_mask / self.input_std
 
     @torch.no_grad()
     def set_normalization(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
@@ -64,7 +76,7 @@ class GaussianEnsemble(nn.Module):
         return mean, logvar
 
     def normalize_inputs(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return (torch.cat([states, actions], dim=-1) - self.input_mean) / self.input_std
+        return (torch.cat([states, actions], dim=-1) - self.input_mean) * self.input_scale
 
     @torch.no_grad()
     def predict(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,8 +112,8 @@ class GaussianEnsemble(nn.Module):
     def _folded_input_layer(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer's state weight, action weight and bias, for inputs in the data's units."""
         first = self.layers[0]
-        weight = first.weight / self.input_std[:, None]
-        bias = first.bias - ((self.input_mean / self.input_std) @ first.weight)[:, None]
+        weight = first.weight * self.input_scale[:, None]
+        bias = first.bias - ((self.input_mean * self.input_scale) @ first.weight)[:, None]
         return weight[:, :self.state_dim], weight[:, self.state_dim:], bias
 
     def _folded_head(self) -> tuple[torch.Tensor, torch.Tensor]:

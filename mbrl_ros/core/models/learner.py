@@ -27,8 +27,9 @@ class DynamicsLearner:
         """`signature`: what the model's inputs are (RobotSpec.model_signature()), kept in its checkpoints."""
         self.signature, self.dt = signature, dt
         self.training, self.device = training, device
+        ignored = [signature["state"].index(n) for n in signature.get("ignored_inputs", ())]
         self.model = GaussianEnsemble(len(signature["state"]), len(signature["commands"]), model.members,
-                                      model.hidden, model.layers).to(device)
+                                      model.hidden, model.layers, ignored).to(device)
         self.version = 0
 
     def warm_start(self, checkpoint: str | Path) -> None:

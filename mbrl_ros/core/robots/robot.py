@@ -88,7 +88,8 @@ class RobotSpec:
     def model_signature(self) -> dict:
         """What a dynamics model of this robot takes and predicts; checkpoints carry it."""
         return {"state": list(self.state.names), "commands": list(self.command.names),
-                "command_mode": self.command.mode}
+                "command_mode": self.command.mode,
+                "ignored_inputs": [n for s in self.state.sources for n in s.invariant]}
 
     def safe_command(self, state: np.ndarray | None) -> np.ndarray | None:
         """What to send when in doubt: the interface's safe command, or, for position commands, the

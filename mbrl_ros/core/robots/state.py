@@ -24,6 +24,7 @@ ODOMETRY = "nav_msgs/msg/Odometry"
 
 class JointStateSource:
     msgtype = JOINT_STATE
+    invariant = ()  # features the dynamics do not depend on
 
     def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = ()):
         unknown = set(continuous) - set(joints)
@@ -46,6 +47,7 @@ class JointStateSource:
 
 class OdometrySource:
     msgtype = ODOMETRY
+    invariant = ("base.x", "base.y", "base.z")  # a free-flying body's dynamics do not depend on where it is
     names = ([f"base.{a}" for a in "xyz"] + [f"base.rot_{r}{c}" for c in "xy" for r in "xyz"]
              + [f"base.v{a}" for a in "xyz"] + [f"base.w{a}" for a in "xyz"])
 

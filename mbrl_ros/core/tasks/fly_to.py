@@ -16,9 +16,10 @@ RATES = ("base.wx", "base.wy", "base.wz")
 
 
 class FlyToTask(Task):
-    """Distance to the goal along the plan (weighted to its end), speed, tilt, heading away from
-    the goal frame's x axis, body rates, and changes between consecutive commands; a steep cost
-    below `min_height`, where the ground is."""
+    """Distance to the goal along the plan (weighted to its end); velocity away from an approach
+    velocity that points at the goal and slows down near it, so that a short horizon still sees
+    the way there; tilt, heading away from the goal frame's x axis, body rates, and changes between
+    consecutive commands; a steep cost below `min_height`, where the ground is."""
 
     PARAMETERS = {
         "goal_frame": ("world", "frame of goals and plans: the odometry's frame"),
@@ -26,7 +27,9 @@ class FlyToTask(Task):
         "goal_low": (ListOf(float), "corner of the box random goals are drawn from (demo, tests), m"),
         "goal_high": (ListOf(float), "opposite corner of that box, m"),
         "min_height": (0.1, "height below which plans are penalised, m"),
-        "velocity_weight": (0.1, "cost of speed, per (m/s)^2"),
+        "velocity_weight": (0.5, "cost of velocity away from the approach velocity, per (m/s)^2"),
+        "approach_gain": (2.0, "approach velocity per metre from the goal, 1/s"),
+        "approach_speed": (1.0, "fastest approach velocity, m/s"),
         "tilt_weight": (1.0, "cost of tilt: 1 - cos(tilt)"),
         "heading_weight": (0.2, "cost of heading away from the goal frame's x axis: 1 - cos(yaw)"),
         "rate_weight": (0.01, "cost of body rates, per (rad/s)^2"),
@@ -56,11 +59,18 @@ class FlyToTask(Task):
         distance = torch.linalg.vector_norm(future[..., self.position] - goal, dim=-1)
         weights = torch.linspace(0.5, 1.5, distance.shape[1], device=states.device, dtype=states.dtype)
         body_x, body_y = future[..., self.body_x], future[..., self.body_y]
-        up = body_x[..., 0] * body_y[..., 1] - body_x[..., 1] * body_y[..., 0]  # z of body z in the world
+        body_z = torch.linalg.cross(body_x, body_y)
+        body_velocity = future[..., self.velocity]
+        velocity = (body_x * body_velocity[..., :1] + body_y * body_velocity[..., 1:2]
+                    + body_z * body_velocity[..., 2:])  # in the world frame
+        approach = (goal - future[..., self.position]) * p["approach_gain"]
+        approach = approach * torch.clamp(p["approach_speed"] / torch.linalg.vector_norm(approach, dim=-1,
+                                                                                         keepdim=True).clamp_min(1e-6),
+                                          max=1.0)
         below = torch.relu(p["min_height"] - future[..., self.position[2]])
         changes = torch.diff(actions, dim=1) / self.action_range
-        per_step = (distance * weights + p["velocity_weight"] * future[..., self.velocity].square().sum(-1)
-                    + p["tilt_weight"] * (1 - up) + p["heading_weight"] * (1 - body_x[..., 0])
+        per_step = (distance * weights + p["velocity_weight"] * (velocity - approach).square().sum(-1)
+                    + p["tilt_weight"] * (1 - body_z[..., 2]) + p["heading_weight"] * (1 - body_x[..., 0])
                     + p["rate_weight"] * future[..., self.rates].square().sum(-1) + 100.0 * below)
         return per_step.mean(1) + p["smoothness_weight"] * changes.square().sum((1, 2))
 
