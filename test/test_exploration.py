@@ -1,7 +1,16 @@
 import numpy as np
+import pytest
 
-from mbrl_ros.core.control.exploration import WaypointExplorer
+from mbrl_ros.core.control.exploration import WaypointExplorer, make_explorer
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.robots.state import OdometrySource
+from mbrl_ros.core.sims import make_world
 from mbrl_ros.core.sims.fixed_base import RobotSim
+
+CONTROL_DT, PHYSICS_DT = 0.02, 1 / 240
+TAKEOFF_SECONDS = 3.0  # the drone starts on the ground, below the pilot's box
 
 
 def test_exploration_covers_the_box_smoothly_within_command_bounds(arm, arm_params):
@@ -24,3 +33,49 @@ def test_exploration_covers_the_box_smoothly_within_command_bounds(arm, arm_para
     assert np.all(positions.max(0) - positions.min(0) > 0.5 * width), "visits most of the box on every joint"
     lag_one = np.mean([np.corrcoef(commands[:-1, j], commands[1:, j])[0, 1] for j in range(arm.dof)])
     assert lag_one > 0.7, f"smooth: consecutive commands are correlated (white noise: 0), got {lag_one:.2f}"
+
+
+@pytest.fixture(scope="module")
+def drone_params():
+    return node_parameters(robot_config("drone"), "controller")
+
+
+def fly(params, seed, seconds=60.0):
+    """The pilot flies the simulated drone; the crash reasons, positions (T, 3) and commands (T, 4)."""
+    spec = RobotSpec.from_params(params)
+    world = make_world("quadrotor", spec, node_parameters(robot_config("drone"), "sim"), PHYSICS_DT)
+    explorer = make_explorer("pilot", spec, params, CONTROL_DT, np.random.default_rng(seed))
+    substeps = round(CONTROL_DT / PHYSICS_DT)
+    crashes, positions, commands = [], [], []
+    try:
+        for _ in range(round(seconds / CONTROL_DT)):
+            r = world.base_readings()
+            command = explorer(OdometrySource.from_pose(r.position, r.orientation, r.linear_velocity,
+                                                        r.angular_velocity))
+            world.command(command)
+            reason = world.step(substeps)
+            if reason:
+                crashes.append(reason)
+            positions.append(r.position)
+            commands.append(command)
+    finally:
+        world.close()
+    return crashes, np.array(positions), np.array(commands)
+
+
+def assert_pilot_flight(params, crashes, positions, commands, margin=0.3):
+    assert crashes == []
+    center, span = np.array(params["pilot_center"]), np.array(params["pilot_span"])
+    airborne = positions[round(TAKEOFF_SECONDS / CONTROL_DT):]
+    outside = np.maximum(np.abs(airborne - center) - span, 0.0).max(0)
+    assert np.all(outside < margin), f"strays {outside.round(2)} m outside the pilot's box"
+    assert np.all(np.ptp(airborne, axis=0) > 0.3), "explores along x, y and z"
+    assert commands.min() >= 0.0 and commands.max() <= 1.0
+    assert np.all(commands.std(0) > 0.02), "noisy enough to vary"
+    lag_one = [np.corrcoef(commands[:-1, j], commands[1:, j])[0, 1] for j in range(commands.shape[1])]
+    assert min(lag_one) > 0.5, f"smooth: consecutive rotor commands correlate, got {np.round(lag_one, 2)}"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pilot_explores_safely_with_the_configured_noise(drone_params, seed):
+    assert_pilot_flight(drone_params, *fly(drone_params, seed))

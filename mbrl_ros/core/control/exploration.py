@@ -90,7 +90,7 @@ class PilotExplorer:
         center, span = np.asarray(params["pilot_center"], float), np.asarray(params["pilot_span"], float)
         self.box = (center - span, center + span)
         self.noise = params["pilot_noise"] * (robot.command.high - robot.command.low)
-        self.unit_noise = SmoothNoise(robot.command.dim, rng)
+        self.unit_noise = SmoothNoise(robot.command.dim, rng, smoothing=0.9)
         self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
         columns = robot.state.columns
         self.columns = [columns(*c) for c in (POSITION, BODY_X + BODY_Y, VELOCITY, RATES)]

@@ -84,14 +84,26 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
-    """Unit quaternion (x, y, z, w), w >= 0, of a rotation matrix."""
+    """Unit quaternion (x, y, z, w), w >= 0, of a rotation matrix (Shepperd's method: divide by the
+    largest of the four, so that half-turns come out right too)."""
     m = rotation
-    w = np.sqrt(max(0.0, 1.0 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
-    x = np.copysign(np.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2])
-    y = np.copysign(np.sqrt(max(0.0, 1.0 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0])
-    z = np.copysign(np.sqrt(max(0.0, 1.0 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1])
-    q = np.array([x, y, z, w])
-    return q / np.linalg.norm(q)
+    trace = np.trace(m)
+    candidates = [trace, m[0, 0], m[1, 1], m[2, 2]]
+    largest = int(np.argmax(candidates))
+    if largest == 0:
+        w = np.sqrt(1.0 + trace) / 2
+        q = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1], 0.0]) / (4 * w)
+        q[3] = w
+    else:
+        i = largest - 1
+        j, k = (i + 1) % 3, (i + 2) % 3
+        q = np.zeros(4)
+        q[i] = np.sqrt(max(0.0, 1.0 + m[i, i] - m[j, j] - m[k, k])) / 2
+        q[j] = (m[j, i] + m[i, j]) / (4 * q[i])
+        q[k] = (m[k, i] + m[i, k]) / (4 * q[i])
+        q[3] = (m[k, j] - m[j, k]) / (4 * q[i])
+    q /= np.linalg.norm(q)
+    return q if q[3] >= 0 else -q
 
 
 def rotation_from_6d(columns: np.ndarray) -> np.ndarray:
