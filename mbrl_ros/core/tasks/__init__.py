@@ -6,8 +6,9 @@ from ..robots.robot import RobotSpec
 from .fly_to import FlyToTask
 from .reach import ReachTask
 from .task import BadGoal, Task
+from .turn_valve import TurnValveTask
 
-TASKS: dict[str, type[Task]] = {"reach": ReachTask, "fly_to": FlyToTask}
+TASKS: dict[str, type[Task]] = {"reach": ReachTask, "fly_to": FlyToTask, "turn_valve": TurnValveTask}
 
 
 def make_task(name: str, robot: RobotSpec, params: dict, device: str = "cpu") -> Task:
