@@ -3,9 +3,10 @@ naive per-sample loop and against the time the ensemble's matrix multiplies alon
 
     .venv/bin/python benchmarks/planner_bench.py [--quick] [--threads 2] [--out planner_bench.json]
 
-Problem sizes: the arm's from config/arm.yaml; the quadrotor's (12 states: position, velocity,
-attitude, body rates; 4 rotor commands) and the hand's (16 joints: 32 states, 16 commands, an
-Allegro-like hand) until their configs land. Ensemble: 5 members of 3 x 200 hidden units.
+Problem sizes come from config/<robot>.yaml (arm, drone, hand). The grid times every robot's sizes
+with 5 members of 3 x 200 hidden units; the deadline table times each robot's own controller
+(its planner, horizon, population, iterations, ensemble and thread count) against its plan
+deadline: plan_deadline_fraction of its control period.
 """
 
 from __future__ import annotations
@@ -26,10 +27,25 @@ from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import rollout
 from mbrl_ros.core.robots.robot import RobotSpec
 
+ROBOTS = ("arm", "drone", "hand")
+
+
+def robot_problem(robot: str) -> dict:
+    """A robot's planning problem as its config sets it up."""
+    controller = node_parameters(robot_config(robot), "controller")
+    trainer = node_parameters(robot_config(robot), "trainer")
+    spec = RobotSpec.from_params(controller)
+    return {"state_dim": spec.state_dim, "action_dim": spec.command.dim, "planner": controller.get("planner", "cem"),
+            "horizon": controller["horizon"], "population": controller["population"],
+            "iterations": controller["iterations"], "threads": controller.get("torch_threads", 1),
+            "members": trainer["ensemble_members"], "hidden": trainer["hidden_units"],
+            "layers": trainer["hidden_layers"],
+            "control_rate": controller["control_rate"],
+            "deadline_ms": 1000.0 * controller.get("plan_deadline_fraction", 0.8) / controller["control_rate"]}
+
 
 def problem_sizes() -> dict[str, tuple[int, int]]:
-    arm = RobotSpec.from_params(node_parameters(robot_config("arm"), "controller"))
-    return {"arm": (arm.state_dim, arm.dof), "quadrotor": (12, 4), "hand": (32, 16)}
+    return {robot: (robot_problem(robot)["state_dim"], robot_problem(robot)["action_dim"]) for robot in ROBOTS}
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -145,7 +161,7 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     dtypes = [torch.float32] + ([torch.bfloat16] if bf16_supported() else [])
     if args.quick:
-        grid = [("arm", 15, 400, 3), ("arm", 30, 400, 3), ("arm", 15, 2000, 3), ("quadrotor", 15, 400, 3),
+        grid = [("arm", 15, 400, 3), ("arm", 30, 400, 3), ("arm", 15, 2000, 3), ("drone", 15, 400, 3),
                 ("hand", 15, 400, 3)]
     else:
         grid = [(robot, h, n, i) for robot in problem_sizes() for h in (15, 30) for n in (100, 400, 1000, 2000)
@@ -189,12 +205,34 @@ def main() -> None:
                       f"{p50:8.2f} {p99:8.2f} {throughput / 1e6:8.3f} {row['speedup_vs_naive']:8.1f} "
                       f"{limit_p50:8.2f} {row['share_of_limit']:6.2f}", flush=True)
 
+    deadlines = time_deadlines(args)
+    torch.set_num_threads(args.threads)
     gpu = torch.cuda.get_device_name() if "cuda" in devices else None
     result = {"machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__, "cuda": gpu},
-              "ensemble": {"members": 5, "hidden": 200, "layers": 3}, "rows": rows}
+              "ensemble": {"members": 5, "hidden": 200, "layers": 3}, "rows": rows, "deadlines": deadlines}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
+
+
+def time_deadlines(args) -> list[dict]:
+    """Each robot's own controller, on the CPU with its own thread count, against its deadline."""
+    rows = []
+    print(f"\n{'robot':6} {'planner':7} {'H':>3} {'N':>5} {'it':>2} {'net':>9} {'thr':>3} {'rate Hz':>7} "
+          f"{'deadline':>8} {'p50 ms':>7} {'p99 ms':>7} {'within':>6}")
+    for robot in ROBOTS:
+        p = robot_problem(robot)
+        torch.set_num_threads(p["threads"])
+        model = GaussianEnsemble(p["state_dim"], p["action_dim"], p["members"], p["hidden"], p["layers"]).eval()
+        plan = time_planner(model, p["state_dim"], p["action_dim"], p["planner"], p["horizon"], p["population"],
+                            p["iterations"], torch.float32, "cpu", args)
+        p50, p99 = percentiles(plan)
+        rows.append({"robot": robot, **p, "plan_p50_ms": p50, "plan_p99_ms": p99,
+                     "within_deadline": p99 <= p["deadline_ms"]})
+        print(f"{robot:6} {p['planner']:7} {p['horizon']:3d} {p['population']:5d} {p['iterations']:2d} "
+              f"{p['members']}x{p['layers']}x{p['hidden']:<4d} {p['threads']:3d} {p['control_rate']:7.0f} "
+              f"{p['deadline_ms']:8.1f} {p50:7.2f} {p99:7.2f} {'yes' if rows[-1]['within_deadline'] else 'NO':>6}")
+    return rows
 
 
 if __name__ == "__main__":

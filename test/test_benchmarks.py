@@ -27,3 +27,11 @@ def test_matmul_limit_and_naive_loop_run():
     model = GaussianEnsemble(4, 2, members=5, hidden=16, layers=3).eval()
     assert len(planner_bench.time_matmul_limit(model, 20, 5, 2, torch.float32, "cpu", TINY)) >= TINY.min_runs
     assert planner_bench.naive_throughput(model, 4, 2, horizon=5, candidates=3) > 0
+
+
+def test_deadline_table_covers_every_robot_config():
+    rows = planner_bench.time_deadlines(TINY)
+    assert {r["robot"] for r in rows} == {"arm", "drone", "hand"}
+    drone = next(r for r in rows if r["robot"] == "drone")
+    assert (drone["state_dim"], drone["action_dim"]) == (15, 4) and drone["deadline_ms"] == 16.0
+    assert all(r["plan_p50_ms"] > 0 for r in rows)

@@ -4,9 +4,8 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from nav_msgs.msg import Odometry
-from rclpy.node import Node
+from probe import Probe
 from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
@@ -17,7 +16,6 @@ from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import COMMAND_QOS, STATE_QOS
-from probe import Probe
 
 
 class DroneWatcher(Probe):

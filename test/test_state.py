@@ -10,8 +10,15 @@ from sensor_msgs.msg import JointState
 
 from mbrl_ros.core.robots.joint_state import BadState
 from mbrl_ros.core.robots.state import (
-    JOINT_STATE, ODOMETRY, JointStateSource, OdometrySource, StateLayout, matrix_to_quaternion,
-    quaternion_to_matrix, rotation_from_6d)
+    JOINT_STATE,
+    ODOMETRY,
+    JointStateSource,
+    OdometrySource,
+    StateLayout,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_from_6d,
+)
 
 
 def joint_state(names, position, velocity):
@@ -117,7 +124,8 @@ def test_features_hold_the_rotation_matrix_columns():
 # StateLayout
 
 def layout():
-    return StateLayout([JointStateSource("/joint_states", ["a", "valve"], continuous=["valve"]), OdometrySource("/odom")])
+    return StateLayout([JointStateSource("/joint_states", ["a", "valve"], continuous=["valve"]),
+                        OdometrySource("/odom")])
 
 
 def test_columns_find_features_by_name_in_the_order_asked():

@@ -94,9 +94,10 @@ class CheckedNode(Node):
             "continuous_joints": self.param("continuous_joints", ListOf(str),
                                             "joints whose angle the model sees as sin, cos"),
             "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),
-            "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored and planned "
-                                           "in, in `joints` order; empty: the middle of the joint limits"),
-            "workspace_span": self.param("workspace_span", ListOf(float), "half-width of that box; empty: half the range"),
+            "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored "
+                                           "and planned in, in `joints` order; empty: the middle of the limits"),
+            "workspace_span": self.param("workspace_span", ListOf(float),
+                                         "half-width of that box; empty: half the range"),
         }
         if mode not in JOINT_MODES:
             for name, description in (("command_low", "lower command bounds"), ("command_high", "upper command bounds"),

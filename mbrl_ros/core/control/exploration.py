@@ -78,6 +78,7 @@ class PilotExplorer:
         "pilot_center": ([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
         "pilot_span": ([0.5, 0.5, 0.3], "half-width of that box, m"),
         "pilot_noise": (0.1, "noise on each command, as a share of its range"),
+        "pilot_smoothing": (0.9, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
         "waypoint_seconds": (2.0, "seconds before the pilot heads for a new waypoint"),
     }
 
@@ -90,7 +91,7 @@ class PilotExplorer:
         center, span = np.asarray(params["pilot_center"], float), np.asarray(params["pilot_span"], float)
         self.box = (center - span, center + span)
         self.noise = params["pilot_noise"] * (robot.command.high - robot.command.low)
-        self.unit_noise = SmoothNoise(robot.command.dim, rng, smoothing=0.9)
+        self.unit_noise = SmoothNoise(robot.command.dim, rng, params["pilot_smoothing"])
         self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
         columns = robot.state.columns
         self.columns = [columns(*c) for c in (POSITION, BODY_X + BODY_Y, VELOCITY, RATES)]

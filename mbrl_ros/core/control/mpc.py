@@ -50,7 +50,8 @@ class MPC:
         """The command to send now, with the plan's points for display and statistics."""
         started = time.monotonic()
         state_t, goal_t = self.task.tensor(state), self.task.tensor(goal)
-        model, cost, propagation, weight = self.planning_model, self.task.cost, self.propagation, self.uncertainty_weight
+        model, cost = self.planning_model, self.task.cost
+        propagation, weight = self.propagation, self.uncertainty_weight
 
         def evaluate(actions: torch.Tensor) -> torch.Tensor:
             if weight > 0:

@@ -64,5 +64,6 @@ def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], co
     resets = np.sort(np.asarray(resets, float))
     if resets.size:  # any reset within [t - max_gap, t + dt + max_gap] spoils the transition
         first_after = np.searchsorted(resets, command_times - max_gap, side="left")
-        keep &= (first_after >= resets.size) | (resets[first_after.clip(max=resets.size - 1)] > command_times + dt + max_gap)
+        next_reset = resets[first_after.clip(max=resets.size - 1)]
+        keep &= (first_after >= resets.size) | (next_reset > command_times + dt + max_gap)
     return Transitions(np.hstack(starts)[keep], commands[keep], np.hstack(ends)[keep], command_times[keep])

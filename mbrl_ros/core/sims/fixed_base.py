@@ -20,7 +20,8 @@ class RobotSim:
     """
 
     PARAMETERS = {
-        "initial_positions": (ListOf(float), "joint positions at start and after a reset, in `joints` order (default: zeros)"),
+        "initial_positions": (ListOf(float), "joint positions at start and after a reset, in `joints` order "
+                              "(default: zeros)"),
         "command_timeout": (0.5, "seconds without a command before the joints hold where they are"),
     }
 
