@@ -18,38 +18,19 @@ import numpy as np
 
 from mbrl_ros.core.paths import find_shared_file
 from mbrl_ros.core.sims.quadrotor import QuadrotorSim
-from mbrl_ros.core.sims.quadrotor_pid import CascadedPID
+from mbrl_ros.core.sims.quadrotor_pid import CascadedPID, fly_goals
 
 HOME = np.array([0.0, 0.0, 1.0])
 GOALS = [(0.5, 0.0, 1.0), (0.5, 0.5, 1.0), (0.0, 0.5, 1.0), (0.0, 0.0, 1.0)]
 
 
-def fly(sim: QuadrotorSim, pid: CascadedPID, goal, seconds: float, rate: float) -> np.ndarray:
-    """Fly to `goal` for `seconds`; the position error at each control tick, (ticks, 3)."""
-    substeps = max(1, round(1.0 / (rate * sim.time_step)))
-    dt = substeps * sim.time_step
-    law = pid.rotor_command if sim.interface == "rotors" else pid.attitude_command
-    errors = []
-    for _ in range(round(seconds / dt)):
-        readings = sim.base_readings()
-        errors.append(readings.position - goal)
-        sim.command(law(readings, goal, dt=dt))
-        reason = sim.step(substeps)
-        if reason:
-            raise RuntimeError(f"{sim.interface}: {reason}")
-    return np.array(errors)
-
-
 def measure(interface: str, rate: float, hold_seconds: float, motor_lag: float) -> dict:
     sim = QuadrotorSim(find_shared_file("quadrotor.urdf", "urdf"), interface=interface, start_position=HOME,
                        motor_time_constant=motor_lag)
-    pid = CascadedPID(sim.params)
-    hold = fly(sim, pid, HOME, 2.0 + hold_seconds, rate)[round(2.0 * rate):]
-    finals = [float(np.linalg.norm(fly(sim, pid, np.array(goal), 8.0, rate)[-1])) for goal in GOALS]
+    sim.command(np.full(4, sim.params.hover_command) if interface == "rotors" else [0, 0, 0, sim.params.hover_thrust])
+    figures = fly_goals(sim, CascadedPID(sim.params), GOALS, 8.0, HOME, hold_seconds, rate)
     sim.close()
-    return {"hold_rms_m": float(np.sqrt(np.mean(np.sum(hold**2, axis=1)))),
-            "hold_max_m": float(np.max(np.linalg.norm(hold, axis=1))),
-            "goal_final_errors_m": finals}
+    return figures
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """The main job: learn a task from scratch through ROS 2 topics, and report how well it went.
 
 Starts the four nodes as processes, then plays the user: waits for the first learned model, sends
-a sequence of random reachable goals on /mbrl/goal, and measures the distance to each from the
-robot's state topics with the task's own error measure.
+goals on /mbrl/goal (the robot's scenario in the `demo_user` section of its config: random or
+fixed goals, an optional learning phase and hold), and measures the distance to each from the
+robot's state topics with the task's own error measure. Where the scenario names a baseline, it
+is flown on the same goals and reported alongside.
 """
 
 from __future__ import annotations
@@ -10,21 +12,24 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 from tqdm import tqdm
 
+from .core.data.bag import RESET_TOPIC
 from .core.params import node_parameters
 from .core.paths import robot_config
 from .core.robots.joint_state import BadState
 from .core.robots.robot import RobotSpec
 from .core.tasks import make_task
 from .launcher import Stack
-from .nodes.common import LATCHED_QOS, STATE_QOS
+from .nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS
 from .nodes.messages import message_class
 from .plotting import two_panels
 
@@ -32,11 +37,17 @@ from .plotting import two_panels
 class DemoUser(Node):
     """Watches the robot and the trainer, and sends goals."""
 
+    SAMPLE = 0.1  # s between error samples
+
     def __init__(self, spec: RobotSpec, task):
         super().__init__("demo_user")
         self.spec, self.task = spec, task
         self.features: dict[str, np.ndarray] = {}
         self.model_path = None
+        self.episode_ends: list[str] = []
+        self.trainer_status: dict = {}
+        self.create_subscription(Header, RESET_TOPIC, lambda m: self.episode_ends.append(m.frame_id), COMMAND_QOS)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 50)
         self.goal_type = message_class(task.goal_msgtype)
         self.goal_pub = self.create_publisher(self.goal_type, "/mbrl/goal", 10)
         for source in spec.state.sources:
@@ -60,6 +71,24 @@ class DemoUser(Node):
 
     def on_model(self, msg: String) -> None:
         self.model_path = msg.data
+
+    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith("trainer"):
+                self.trainer_status = {kv.key: kv.value for kv in status.values}
+
+    def pursue(self, goal: np.ndarray, seconds: float, curve: list | None = None, index: int = 0,
+               started: float = 0.0) -> list[float]:
+        """Send a goal and sample the error every SAMPLE s for `seconds`; returns the errors."""
+        self.send_goal(goal)
+        errors = [self.error(goal)]
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.spin_for(self.SAMPLE)
+            errors.append(self.error(goal))
+            if curve is not None:
+                curve.append((time.monotonic() - started, index, errors[-1]))
+        return errors
 
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)
@@ -87,22 +116,48 @@ class DemoUser(Node):
                 bar.update(1)
 
 
-def run_demo(robot: str, out_dir: Path, targets: int = 10, target_seconds: float = 8.0,
+@dataclass
+class Scenario:
+    """What the demo asks of a robot, from the `demo_user` section of its config."""
+
+    targets: int = 10  # random goals measured, when no fixed goals are given
+    target_seconds: float = 8.0  # time given to each goal
+    goals: list = field(default_factory=list)  # fixed goals, flattened; measured in this order
+    learn_seconds: float = 0.0  # random goals pursued after the first model before measuring (more data)
+    hold_seconds: float = 0.0  # then: hold the last goal this long, after target_seconds to settle
+    baseline: str = ""  # a baseline flown on the same goals in-process, reported alongside
+
+    @classmethod
+    def from_config(cls, params_file: Path, **overrides) -> "Scenario":
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values = {**node_parameters(params_file, "demo_user"), **given}
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+    def fixed_goals(self, goal_dim: int) -> list[np.ndarray]:
+        return [np.array(g, float) for g in np.reshape(self.goals, (-1, goal_dim))] if self.goals else []
+
+
+def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_seconds: float | None = None,
              model_timeout: float = 300.0, seed: int = 1, gui: bool = False) -> dict:
     started = time.monotonic()
     params_file = robot_config(robot)
     params = node_parameters(params_file, "controller")
     spec = RobotSpec.from_params(params)
     task = make_task(params.get("task", "reach"), spec, params)
+    scenario = Scenario.from_config(params_file, targets=targets, target_seconds=target_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     overrides = {"data_dir": str(out_dir / "data"), "checkpoint_dir": str(out_dir / "models")}
     if gui:
         overrides["gui"] = True
     rng = np.random.default_rng(seed)
-    results, curve = [], []
+    goal_dim = len(task.random_goal(np.random.default_rng(0)))
+    goals = scenario.fixed_goals(goal_dim) or [task.random_goal(rng) for _ in range(scenario.targets)]
+    results, curve, hold = [], [], {}
 
-    print(f"mbrl_ros demo: {robot}, {targets} targets of {target_seconds:.0f} s, results in {out_dir}")
+    hold_text = f", then a {scenario.hold_seconds:.0f} s hold" if scenario.hold_seconds else ""
+    print(f"mbrl_ros demo: {robot}, {len(goals)} goals of {scenario.target_seconds:.0f} s{hold_text}; "
+          f"results in {out_dir}")
     rclpy.init()
     stack = Stack(params_file, overrides, log_dir=out_dir / "logs").start()
     try:
@@ -112,35 +167,75 @@ def run_demo(robot: str, out_dir: Path, targets: int = 10, target_seconds: float
         user.wait_for(lambda: user.model_path is not None, model_timeout, "first model", stack)
         learned_after = time.monotonic() - started
         print(f"first model after {learned_after:.0f} s: {user.model_path}")
-        for index in tqdm(range(targets), desc="targets", unit="target"):
-            goal = task.random_goal(rng)
-            user.send_goal(goal)
-            start_error = user.error(goal)
-            goal_started = time.monotonic()
-            while time.monotonic() - goal_started < target_seconds:
-                user.spin_for(0.1)
-                curve.append((time.monotonic() - started, index, user.error(goal)))
-            final = curve[-1][2]
-            results.append({"target": index, "goal": goal.tolist(), "start_error": start_error,
-                            "final_error": final, "model": user.model_path})
-            tqdm.write(f"target {index + 1:2d}: {task.describe(start_error)} -> {task.describe(final)}")
+        if scenario.learn_seconds:
+            print(f"learning on: random goals for {scenario.learn_seconds:.0f} s while the trainer retrains ...")
+            end = time.monotonic() + scenario.learn_seconds
+            while time.monotonic() < end:
+                user.pursue(task.random_goal(rng), min(scenario.target_seconds, end - time.monotonic()))
+        for index, goal in enumerate(tqdm(goals, desc="goals", unit="goal")):
+            errors = user.pursue(goal, scenario.target_seconds, curve=curve, index=index, started=started)
+            results.append({"target": index, "goal": goal.tolist(), "start_error": errors[0],
+                            "final_error": errors[-1], "model": user.model_path})
+            tqdm.write(f"goal {index + 1:2d}: {task.describe(errors[0])} -> {task.describe(errors[-1])}")
+        if scenario.hold_seconds:
+            print(f"holding {np.round(goals[-1], 3).tolist()} for {scenario.hold_seconds:.0f} s ...")
+            errors = user.pursue(goals[-1], scenario.target_seconds + scenario.hold_seconds)
+            held = np.array(errors[round(scenario.target_seconds / DemoUser.SAMPLE):])
+            hold = {"goal": goals[-1].tolist(), "seconds": scenario.hold_seconds,
+                    "rms_error": float(np.sqrt(np.mean(held ** 2))), "max_error": float(held.max())}
         user.destroy_node()
     finally:
         exit_codes = stack.stop()
         rclpy.try_shutdown()
 
-    last = [r["final_error"] for r in results[-5:]]
+    finals = np.array([r["final_error"] for r in results])
     summary = {
-        "robot": robot, "unit": task.unit, "targets": results, "median_final_error_last5": float(np.median(last)),
-        "success_threshold": task.success_threshold, "first_model_after_s": learned_after,
-        "wall_time_s": time.monotonic() - started, "node_exit_codes": exit_codes, "target_seconds": target_seconds,
+        "robot": robot, "unit": task.unit, "targets": results,
+        "median_final_error_last5": float(np.median(finals[-5:])),
+        "success_threshold": task.success_threshold, "success_rate": float(np.mean(finals <= task.success_threshold)),
+        "hold": hold, "first_model_after_s": learned_after, "wall_time_s": time.monotonic() - started,
+        "episode_ends": user.episode_ends, "trainer": user.trainer_status, "node_exit_codes": exit_codes,
+        "target_seconds": scenario.target_seconds, "learn_seconds": scenario.learn_seconds,
     }
+    if scenario.baseline:
+        summary["baseline"] = run_baseline(scenario.baseline, params_file, spec, goals, scenario)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_learning_curve(curve, results, task, out_dir / "learning_curve.png")
-    print(f"median final error over the last 5 targets: {task.describe(summary['median_final_error_last5'])}; "
-          f"wall time {summary['wall_time_s']:.0f} s")
+    print_summary(summary, task)
     print(f"wrote {out_dir / 'summary.json'} and {out_dir / 'learning_curve.png'}")
     return summary
+
+
+def run_baseline(name: str, params_file: Path, spec: RobotSpec, goals: list, scenario: Scenario) -> dict:
+    """A hand-written controller on the same goals, in-process: the yardstick for the learned one."""
+    if name != "quadrotor_pid":
+        raise ValueError(f"unknown baseline {name!r}: the one there is is quadrotor_pid")
+    from .core.sims import make_world
+    from .core.sims.quadrotor_pid import CascadedPID, fly_goals
+
+    sim_params = node_parameters(params_file, "sim")
+    world = make_world("quadrotor", spec, sim_params, sim_params.get("time_step", 1.0 / 240.0))
+    try:
+        rate = node_parameters(params_file, "controller")["control_rate"]
+        return {"name": name, "command_mode": spec.command_mode,
+                **fly_goals(world, CascadedPID(world.params), goals, scenario.target_seconds, goals[-1],
+                            scenario.hold_seconds, rate, settle_seconds=scenario.target_seconds)}
+    finally:
+        world.close()
+
+
+def print_summary(summary: dict, task) -> None:
+    finals = ", ".join(task.describe(r["final_error"]) for r in summary["targets"])
+    print(f"final errors: {finals}")
+    print(f"median final error over the last 5 goals: {task.describe(summary['median_final_error_last5'])}; "
+          f"{summary['success_rate']:.0%} within {task.describe(summary['success_threshold'])}; "
+          f"wall time {summary['wall_time_s']:.0f} s")
+    if summary["hold"]:
+        print(f"hold: RMS error {task.describe(summary['hold']['rms_error'])} over {summary['hold']['seconds']:.0f} s")
+    if "baseline" in summary:
+        b = summary["baseline"]
+        print(f"baseline {b['name']}: final errors " + ", ".join(task.describe(e) for e in b["goal_final_errors_m"])
+              + f"; hold RMS {task.describe(b['hold_rms_m'])}")
 
 
 def plot_learning_curve(curve: list, results: list, task, path: Path) -> None:

@@ -31,6 +31,8 @@ class TrainerNode(CheckedNode):
                                   in_range(1.0, 1000.0))
         reset_topic = self.param("reset_topic", RESET_TOPIC, "episode ends (resets) in the bags")
         self.min_transitions = self.param("min_transitions", 400, "transitions before the first model", positive)
+        self.max_transitions = self.param("max_transitions", 0, "learn from the first this many transitions at "
+                                          "most (0: from all)", non_negative)
         self.retrain_growth = self.param("retrain_growth", 0.25, "retrain when the data grew by this share",
                                          positive)
         poll_period = self.param("poll_period", 2.0, "seconds between looks for new chunks", positive)
@@ -82,6 +84,8 @@ class TrainerNode(CheckedNode):
         for bag, reason in self.data.unreadable.items():
             self.get_logger().error(f"skipping unreadable chunk {bag}: {reason}", throttle_duration_sec=30.0)
         data = self.data.transitions()
+        if self.max_transitions:
+            data = data.subset(slice(0, self.max_transitions))
         due = len(data) >= self.min_transitions and (
             self.trained_on == 0 or len(data) >= self.trained_on * (1 + self.retrain_growth))
         if due:

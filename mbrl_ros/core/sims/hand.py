@@ -24,6 +24,7 @@ from pybullet_utils.bullet_client import BulletClient
 from ..params import ListOf
 from ..paths import find_shared_file
 from .base import BaseReadings, JointReadings
+from .camera import snapshot
 
 HAND_JOINTS = tuple(f"joint_{i}" for i in range(16))  # Allegro order: index, middle, ring, thumb
 FINGERTIPS = ("index_tip", "middle_tip", "ring_tip", "thumb_tip")
@@ -206,13 +207,7 @@ class HandValveSim:
     def render(self, width: int = 320, height: int = 240) -> np.ndarray:
         """(height, width, 3) uint8 RGB image of the hand and the valve (TinyRenderer, no GUI)."""
         target = self._valve_home + np.array([0.0, 0.0, 0.04])
-        view = self.client.computeViewMatrix(cameraEyePosition=(target + [0.19, -0.28, 0.10]).tolist(),
-                                             cameraTargetPosition=target.tolist(), cameraUpVector=[0, 0, 1])
-        projection = self.client.computeProjectionMatrixFOV(fov=45.0, aspect=width / height, nearVal=0.01,
-                                                            farVal=2.0)
-        _, _, rgba, _, _ = self.client.getCameraImage(width, height, view, projection,
-                                                      renderer=pybullet.ER_TINY_RENDERER)
-        return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+        return snapshot(self.client, target, target + [0.19, -0.28, 0.10], width, height)
 
     # -- internals --------------------------------------------------------------------------------
     def _apply(self, target: np.ndarray) -> None:

@@ -92,3 +92,30 @@ class CascadedPID:
         yaw_rate = self.yaw_gain * wrap_degrees(math.degrees(goal_yaw - yaw))
         rpm = math.sqrt(max(force @ rotation[:, 2], 0.0) / (4 * self.params.kf))
         return np.array([roll, -pitch, yaw_rate, float(self.params.rpm_to_pwm(rpm))])
+
+
+def fly_goals(sim, pid: CascadedPID, goals, goal_seconds: float, hold_goal, hold_seconds: float,
+              rate: float, settle_seconds: float = 2.0) -> dict:
+    """The PID flies to each goal in turn for `goal_seconds`, then holds `hold_goal` for
+    `hold_seconds` after `settle_seconds`: the final error at each goal and the hold's RMS error (m),
+    the same figures the demo measures for the learned controller."""
+    substeps = max(1, round(1.0 / (rate * sim.time_step)))
+    dt = substeps * sim.time_step
+    law = pid.rotor_command if sim.interface == "rotors" else pid.attitude_command
+    crashes = []
+
+    def fly(goal, seconds: float) -> np.ndarray:
+        errors = []
+        for _ in range(round(seconds / dt)):
+            readings = sim.base_readings()
+            errors.append(np.linalg.norm(readings.position - goal))
+            sim.command(law(readings, goal, dt=dt))
+            ended = sim.step(substeps)
+            if ended:
+                crashes.append(ended)
+        return np.array(errors)
+
+    finals = [float(fly(np.asarray(goal, float), goal_seconds)[-1]) for goal in goals]
+    hold = fly(np.asarray(hold_goal, float), settle_seconds + hold_seconds)[round(settle_seconds / dt):]
+    return {"goal_final_errors_m": finals, "hold_rms_m": float(np.sqrt(np.mean(hold ** 2))),
+            "hold_max_m": float(hold.max()), "crashes": crashes, "rate_hz": 1.0 / dt}
