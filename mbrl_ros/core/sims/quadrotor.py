@@ -189,9 +189,10 @@ class Firmware:
 class QuadrotorSim:
     """A quadrotor over a ground plane, implementing the World protocol of `base.py`.
 
-    `reset` puts it at the start pose, level, at rest, with the motors stopped: command hover right
-    after it. A crash during `step` resets the drone, skips the rest of that call's steps (the clock
-    still advances by all of them) and returns the reason.
+    `reset` puts it at the start pose, level, at rest, with the motors stopped, and holds it there
+    (as on a launch pad, or in a hand) until the next command. A crash during `step` resets the
+    drone, skips the rest of that call's steps (the clock still advances by all of them) and returns
+    the reason.
     """
 
     PARAMETERS = {
@@ -256,7 +257,8 @@ class QuadrotorSim:
         return self._rpm.copy()
 
     def reset(self, position=None) -> None:
-        """To `position` (default: the start position, jittered), level and at rest, motors off."""
+        """To `position` (default: the start position, jittered), level and at rest, motors off, and
+        held there, as on a launch pad or in a hand, until the next command."""
         if position is None:
             position = self.start_position + self._rng.uniform(-1, 1, 3) * self.start_jitter
         self.client.resetBasePositionAndOrientation(self.body, np.asarray(position, float), [0, 0, 0, 1])
@@ -264,6 +266,7 @@ class QuadrotorSim:
         self._rpm = np.zeros(4)
         self._command = np.zeros(4)
         self._last_command = -math.inf
+        self._held = True
         if self.firmware is not None:
             self.firmware.reset()
 
@@ -278,8 +281,12 @@ class QuadrotorSim:
         else:
             self._command = np.append(values[:3], np.clip(values[3], 0.0, THRUST_MAX))
         self._last_command = self.sim_time
+        self._held = False
 
     def step(self, steps: int = 1) -> str | None:
+        if self._held:
+            self._steps += steps
+            return None
         for done in range(1, steps + 1):
             _, _, rotation, velocity, angular = self._state()
             target = self._target_rpm(rotation, rotation.T @ angular)
