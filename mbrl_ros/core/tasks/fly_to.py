@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..params import ListOf
-from .task import Task, fill_pose_goal, pose_goal_position
+from .task import PositionGoalTask
 
 POSITION = ("base.x", "base.y", "base.z")
 BODY_X = ("base.rot_xx", "base.rot_yx", "base.rot_zx")  # the body axes in the world: the rotation's columns
@@ -15,7 +15,7 @@ VELOCITY = ("base.vx", "base.vy", "base.vz")
 RATES = ("base.wx", "base.wy", "base.wz")
 
 
-class FlyToTask(Task):
+class FlyToTask(PositionGoalTask):
     """Distance to the goal along the plan (weighted to its end); velocity away from an approach
     velocity that points at the goal and slows down near it, so that a short horizon still sees
     the way there; tilt, heading away from the goal frame's x axis, body rates, and changes between
@@ -46,12 +46,6 @@ class FlyToTask(Task):
         low, high = robot.command_bounds
         self.action_range = self.tensor(high - low)
         self.goal_box = [np.asarray(self.params[k], float) for k in ("goal_low", "goal_high")]
-
-    def goal(self, msg) -> np.ndarray:
-        return pose_goal_position(msg, self.frame)
-
-    def fill_goal(self, msg, goal):
-        return fill_pose_goal(msg, goal, self.frame)
 
     def cost(self, states, actions, goal):
         p = self.params

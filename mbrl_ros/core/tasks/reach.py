@@ -8,10 +8,10 @@ import torch
 
 from ..robots.kinematics import ForwardKinematics
 from ..robots.urdf import load_chain
-from .task import Task, fill_pose_goal, pose_goal_position
+from .task import PositionGoalTask
 
 
-class ReachTask(Task):
+class ReachTask(PositionGoalTask):
     """Distance of the end effector to the goal along the plan (weighted to its end), small
     actions, rest at the end, and a steep penalty outside the robot's workspace joint box, where
     the model has no data."""
@@ -37,12 +37,6 @@ class ReachTask(Task):
         self.lower, self.upper = (self.tensor(b) for b in self.box)
         low, high = robot.command_bounds
         self.action_scale = self.tensor(np.maximum(np.abs(low), np.abs(high)))
-
-    def goal(self, msg) -> np.ndarray:
-        return pose_goal_position(msg, self.frame)
-
-    def fill_goal(self, msg, goal):
-        return fill_pose_goal(msg, goal, self.frame)
 
     def cost(self, states, actions, goal):
         p = self.params

@@ -64,19 +64,23 @@ class Task:
         raise NotImplementedError
 
 
-def pose_goal_position(msg, frame: str) -> np.ndarray:
-    """The position of a PoseStamped goal given in `frame` (an empty frame is taken as `frame`)."""
-    if msg.header.frame_id not in ("", frame):
-        raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{frame}'")
-    p = msg.pose.position
-    goal = np.array([p.x, p.y, p.z], float)
-    if not np.all(np.isfinite(goal)):
-        raise BadGoal("goal with a non-finite position")
-    return goal
+class PositionGoalTask(Task):
+    """A task whose goal is a position: a PoseStamped in `self.frame`, its orientation unused."""
 
+    goal_msgtype = POSE_STAMPED
+    frame = "world"
 
-def fill_pose_goal(msg, position: np.ndarray, frame: str):
-    msg.header.frame_id = frame
-    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
-    msg.pose.orientation.w = 1.0
-    return msg
+    def goal(self, msg) -> np.ndarray:
+        if msg.header.frame_id not in ("", self.frame):
+            raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{self.frame}'")
+        p = msg.pose.position
+        goal = np.array([p.x, p.y, p.z], float)
+        if not np.all(np.isfinite(goal)):
+            raise BadGoal("goal with a non-finite position")
+        return goal
+
+    def fill_goal(self, msg, goal):
+        msg.header.frame_id = self.frame
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in goal)
+        msg.pose.orientation.w = 1.0
+        return msg

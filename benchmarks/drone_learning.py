@@ -1,0 +1,138 @@
+"""How well does the learned MPC fly the drone, and how much planning does it need? In-process (no
+ROS): the safety pilot flies for --explore seconds, an ensemble learns from that data, and the MPC
+flies the demo's 4 goals 0.5 m apart (8 s each), then holds the last one, for each planner setting.
+
+    .venv/bin/python benchmarks/drone_learning.py [--explore 100] [--hold 20] \\
+        [--plans cem:200:2,cem:1000:4] [--hidden 200 --layers 3] [--out drone_learning.json]
+
+A plan setting is planner:population:iterations (horizon and the rest from config/drone.yaml).
+Prints, per setting, the plan latency against the 50 Hz deadline, crashes, the final error at each
+goal and the hold's RMS error, and writes JSON. The drone restarts in the air after a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mbrl_ros.core.control.exploration import make_explorer
+from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
+from mbrl_ros.core.models.training import TrainConfig
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.planning.planners import PlannerConfig
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.robots.state import OdometrySource
+from mbrl_ros.core.sims import make_world
+from mbrl_ros.core.tasks import make_task
+
+
+class Flight:
+    """The drone's world stepped at the control rate, its state as the controller sees it."""
+
+    def __init__(self, spec: RobotSpec, dt: float):
+        sim = node_parameters(robot_config("drone"), "sim")
+        self.world = make_world("quadrotor", spec, sim, sim["time_step"])
+        self.substeps = round(dt / self.world.time_step)
+        self.crashes = 0
+
+    def state(self) -> np.ndarray:
+        r = self.world.base_readings()
+        return OdometrySource.from_pose(r.position, r.orientation, r.linear_velocity, r.angular_velocity)
+
+    def step(self, command: np.ndarray) -> bool:
+        """Apply a command for one control period; False if the drone crashed (and restarted)."""
+        self.world.command(command)
+        ended = self.world.step(self.substeps)
+        self.crashes += bool(ended)
+        return not ended
+
+
+def explore(flight: Flight, explorer, seconds: float, dt: float) -> Transitions:
+    states, actions, next_states = [], [], []
+    state = flight.state()
+    for _ in range(round(seconds / dt)):
+        action = explorer(state)
+        ok = flight.step(action)
+        following = flight.state()
+        if ok:
+            states.append(state), actions.append(action), next_states.append(following)
+        state = following
+    return Transitions(np.array(states), np.array(actions), np.array(next_states))
+
+
+def fly(flight: Flight, mpc: MPC, goal: np.ndarray, seconds: float, dt: float, latencies: list) -> np.ndarray:
+    """Pursue `goal`; the distance to it after each control period."""
+    mpc.reset()
+    errors = []
+    for _ in range(round(seconds / dt)):
+        command, info = mpc.act(flight.state(), goal)
+        latencies.append(info["latency"])
+        flight.step(command)
+        errors.append(np.linalg.norm(flight.state()[:3] - goal))
+    return np.array(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--explore", type=float, default=100.0, help="seconds of pilot data")
+    parser.add_argument("--hold", type=float, default=20.0, help="seconds of hold measured")
+    parser.add_argument("--plans", default="cem:200:2,cem:1000:4")
+    parser.add_argument("--hidden", type=int, default=200)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="drone_learning.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    params = node_parameters(robot_config("drone"), "controller")
+    spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
+    task = make_task("fly_to", spec, params)
+    demo = node_parameters(robot_config("drone"), "demo_user")
+    goals = [np.array(g, float) for g in np.reshape(demo["goals"], (-1, 3))]
+    flight = Flight(spec, dt)
+    data = explore(flight, make_explorer("pilot", spec, params, dt, np.random.default_rng(args.seed)),
+                   args.explore, dt)
+    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(5, args.hidden, args.layers),
+                              TrainConfig(max_epochs=100, patience=10, seed=args.seed))
+    started = time.monotonic()
+    metrics = learner.train(data)
+    print(f"{len(data)} transitions ({args.explore:.0f} s, {flight.crashes} crashes), model {args.layers}x"
+          f"{args.hidden}: held-out NLL {metrics['nll']:.2f} after {time.monotonic() - started:.0f} s")
+    deadline_ms = 1e3 * params["plan_deadline_fraction"] * dt
+    rows = []
+    for setting in args.plans.split(","):
+        planner, population, iterations = setting.split(":")
+        config = PlannerConfig(horizon=params["horizon"], population=int(population), iterations=int(iterations),
+                               elites=max(10, int(population) // 10))
+        mpc = MPC(task, *spec.command_bounds, learner.model, config, planner=planner, seed=args.seed)
+        flight.world.reset(goals[-1])
+        flight.crashes, latencies = 0, []
+        finals = [float(fly(flight, mpc, goal, 8.0, dt, latencies)[-1]) for goal in goals]
+        hold = fly(flight, mpc, goals[-1], 8.0 + args.hold, dt, latencies)[round(8.0 / dt):]
+        row = {"planner": planner, "population": int(population), "iterations": int(iterations),
+               "plan_p50_ms": float(np.median(latencies) * 1e3),
+               "plan_p99_ms": float(np.percentile(latencies, 99) * 1e3),
+               "deadline_ms": deadline_ms, "crashes": flight.crashes, "goal_final_errors_m": finals,
+               "hold_rms_m": float(np.sqrt(np.mean(hold ** 2)))}
+        rows.append(row)
+        print(f"{setting:12} plan p50/p99 {row['plan_p50_ms']:6.1f}/{row['plan_p99_ms']:6.1f} ms (deadline "
+              f"{deadline_ms:.0f}), crashes {flight.crashes}, final cm " + " ".join(f"{e * 100:.1f}" for e in finals)
+              + f", hold RMS {row['hold_rms_m'] * 100:.2f} cm over {args.hold:.0f} s", flush=True)
+    Path(args.out).write_text(json.dumps({"explore_s": args.explore, "transitions": len(data),
+                                          "model": {"hidden": args.hidden, "layers": args.layers},
+                                          "threads": args.threads, "rows": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
