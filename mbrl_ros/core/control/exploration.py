@@ -72,13 +72,15 @@ class WaypointExplorer:
 class PilotExplorer:
     """A safety pilot for a drone with no model yet. A cascaded PID that knows the drone's mass and
     coefficients (from its URDF: the learned model and the planner never see them) flies between
-    random waypoints in a box, and smooth noise on its commands makes the data rich in actions."""
+    random waypoints in a box, and smooth noise on its commands makes the data rich in actions. The
+    noise fades as the drone tilts towards `pilot_max_tilt`, so that the pilot can always recover."""
 
     PARAMETERS = {
         "pilot_center": ([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
         "pilot_span": ([0.5, 0.5, 0.3], "half-width of that box, m"),
         "pilot_noise": (0.1, "noise on each command, as a share of its range"),
-        "pilot_smoothing": (0.9, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
+        "pilot_smoothing": (0.8, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
+        "pilot_max_tilt": (45.0, "tilt at which the noise has faded out, degrees"),
         "waypoint_seconds": (2.0, "seconds before the pilot heads for a new waypoint"),
     }
 
@@ -93,6 +95,7 @@ class PilotExplorer:
         self.noise = params["pilot_noise"] * (robot.command.high - robot.command.low)
         self.unit_noise = SmoothNoise(robot.command.dim, rng, params["pilot_smoothing"])
         self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
+        self.min_up = np.cos(np.radians(params["pilot_max_tilt"]))
         columns = robot.state.columns
         self.columns = [columns(*c) for c in (POSITION, BODY_X + BODY_Y, VELOCITY, RATES)]
         self.waypoint, self.steps = None, 0
@@ -102,8 +105,10 @@ class PilotExplorer:
             self.waypoint, self.steps = self.rng.uniform(*self.box), 0
         self.steps += 1
         position, rotation, velocity, rates = (state[c] for c in self.columns)
-        readings = BaseReadings(position, matrix_to_quaternion(rotation_from_6d(rotation)), velocity, rates)
-        command = self.fly(readings, self.waypoint, dt=self.dt) + self.noise * self.unit_noise()
+        attitude = rotation_from_6d(rotation)
+        readings = BaseReadings(position, matrix_to_quaternion(attitude), velocity, rates)
+        share = np.clip((attitude[2, 2] - self.min_up) / (1.0 - self.min_up), 0.0, 1.0)
+        command = self.fly(readings, self.waypoint, dt=self.dt) + share * self.noise * self.unit_noise()
         return self.robot.command.clamp(command)
 
 
