@@ -77,3 +77,18 @@ def test_ignored_inputs_do_not_change_predictions_but_are_still_predicted():
     for t in range(5):
         step, _ = model.predict(step, plan[:, :, t])
     torch.testing.assert_close(fast[:, :, -1], step, atol=1e-4, rtol=1e-4)
+
+
+def test_new_data_statistics_leave_the_predictions_unchanged():
+    """A warm start on more data begins where the last model ended, whatever the new statistics."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    model = GaussianEnsemble(2, 1, members=3, hidden=16, layers=2, ignored_inputs=(0,))
+    train_ensemble(model, make_data(400, rng), TrainConfig(max_epochs=5))
+    states = torch.randn(3, 20, 2)
+    actions = torch.randn(3, 20, 1)
+    before_mean, before_variance = model.predict(states, actions)
+    model.set_normalization(torch.randn(500, 3) * 4 + 2, torch.randn(500, 2) * 0.3 - 1, keep_predictions=True)
+    after_mean, after_variance = model.predict(states, actions)
+    torch.testing.assert_close(after_mean, before_mean, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(after_variance, before_variance, atol=1e-6, rtol=1e-3)

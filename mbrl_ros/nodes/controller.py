@@ -53,6 +53,8 @@ class ControllerNode(CheckedNode):
         self.state_timeout = self.param("state_timeout", 0.25, "seconds after which state is stale", positive)
         self.deadline_fraction = self.param("plan_deadline_fraction", 0.8,
                                             "share of the control period planning may use", in_range(0.1, 1.0))
+        self.plan_ahead = self.param("plan_ahead", False, "plan from the state predicted a step ahead under the "
+                                     "command in flight, which the new command follows (for fast robots)")
         task_name = self.param("task", "reach", "what the robot is asked to do", one_of(*TASKS))
         exploration = self.param("exploration", "waypoints", "how to move before the first model",
                                  one_of(*EXPLORERS))
@@ -88,6 +90,7 @@ class ControllerNode(CheckedNode):
         self.lock = threading.Lock()
         self.features: dict[str, tuple[np.ndarray, float]] = {}  # topic -> (features, arrival time)
         self.goal = None
+        self.last_command: np.ndarray | None = None
         self.latencies: deque = deque(maxlen=200)
         self.mode, self.rejected, self.disagreement = "waiting for state", 0, float("nan")
 
@@ -195,7 +198,8 @@ class ControllerNode(CheckedNode):
             if goal is not self.planned_goal:
                 self.mpc.reset()
                 self.planned_goal = goal
-            command, info = self.mpc.act(state, goal, deadline=started + self.deadline_fraction * period)
+            in_flight = self.last_command if self.plan_ahead else None
+            command, info = self.mpc.act(state, goal, started + self.deadline_fraction * period, in_flight)
             self.latencies.append(info["latency"])
             self.disagreement = info["disagreement"]
             self.send(command, state)
@@ -209,7 +213,8 @@ class ControllerNode(CheckedNode):
             command = self.spec.safe_command(state)
         if command is None:
             return
-        self.command_pub.publish(self.spec.command.fill(self.command_type(), self.spec.command.clamp(command)))
+        self.last_command = self.spec.command.clamp(command)
+        self.command_pub.publish(self.spec.command.fill(self.command_type(), self.last_command))
 
     def publish_plan(self, points: np.ndarray) -> None:
         path = Path()

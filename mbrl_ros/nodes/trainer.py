@@ -86,8 +86,9 @@ class TrainerNode(CheckedNode):
         data = self.data.transitions()
         if self.max_transitions:
             data = data.subset(slice(0, self.max_transitions))
-        due = len(data) >= self.min_transitions and (
-            self.trained_on == 0 or len(data) >= self.trained_on * (1 + self.retrain_growth))
+        grown = len(data) >= self.trained_on * (1 + self.retrain_growth)
+        capped = len(data) == self.max_transitions > self.trained_on  # the last model: on all data allowed
+        due = len(data) >= self.min_transitions and (self.trained_on == 0 or grown or capped)
         if due:
             self.train(data)
         self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {

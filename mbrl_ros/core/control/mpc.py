@@ -46,10 +46,19 @@ class MPC:
             self.planning_model = copy.deepcopy(self.model).to(self.rollout_dtype)
 
     @torch.no_grad()
-    def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None) -> tuple[np.ndarray, dict]:
-        """The command to send now, with the plan's points for display and statistics."""
+    def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None,
+            in_flight: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+        """The command to send now, with the plan's points for display and statistics.
+
+        `in_flight`: the command acting while this one is planned. Planning then starts from the
+        state it is predicted to lead to a step later, when this command will act: without that, a
+        plan that takes most of a control period is a step late on a fast robot such as a drone."""
         started = time.monotonic()
         state_t, goal_t = self.task.tensor(state), self.task.tensor(goal)
+        if in_flight is not None:
+            mean, _ = self.model.predict(state_t.expand(self.model.members, 1, -1),
+                                         self.task.tensor(in_flight).expand(self.model.members, 1, -1))
+            state_t = mean.mean(0)[0]
         model, cost = self.planning_model, self.task.cost
         propagation, weight = self.propagation, self.uncertainty_weight
 

@@ -60,10 +60,31 @@ class GaussianEnsemble(nn.Module):
         return self.input_mask / self.input_std
 
     @torch.no_grad()
-    def set_normalization(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
-        for name, data in (("input", inputs), ("target", targets)):
-            getattr(self, f"{name}_mean").copy_(data.mean(0))
-            getattr(self, f"{name}_std").copy_(data.std(0).clamp_min(1e-6))
+    def set_normalization(self, inputs: torch.Tensor, targets: torch.Tensor, keep_predictions: bool = False) -> None:
+        """New data statistics. With `keep_predictions` (a trained model, warm-started on more
+        data) the first layer and the head are rescaled to match, so that the model predicts
+        exactly what it did before, in the data's units."""
+        input_mean, input_std = inputs.mean(0), inputs.std(0).clamp_min(1e-6)
+        target_mean, target_std = targets.mean(0), targets.std(0).clamp_min(1e-6)
+        if keep_predictions:
+            self._rescale(input_mean, input_std, target_mean, target_std)
+        for buffer, value in ((self.input_mean, input_mean), (self.input_std, input_std),
+                              (self.target_mean, target_mean), (self.target_std, target_std)):
+            buffer.copy_(value)
+
+    def _rescale(self, input_mean, input_std, target_mean, target_std) -> None:
+        first, s = self.layers[0], self.state_dim
+        # x_old = (x - m_old) / s_old = x_new * s_new / s_old + (m_new - m_old) / s_old
+        first.bias += (((input_mean - self.input_mean) / self.input_std * self.input_mask) @ first.weight)[:, None]
+        first.weight *= (input_std / self.input_std)[:, None]
+        # delta = out_old * t_old + m_old = out_new * t_new + m_new, and the variance scales with t^2
+        ratio = self.target_std / target_std
+        self.head.weight[..., :s] *= ratio
+        self.head.bias[..., :s] = self.head.bias[..., :s] * ratio + (self.target_mean - target_mean) / target_std
+        shift = 2 * torch.log(ratio)
+        self.head.bias[..., s:] += shift
+        self.max_logvar += shift
+        self.min_logvar += shift
 
     def forward(self, normalized_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of the normalised delta, (members, batch, state_dim) each."""

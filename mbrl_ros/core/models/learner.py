@@ -41,7 +41,7 @@ class DynamicsLearner:
         self.model, self.version = model, int(metadata.get("version", 0))
 
     def train(self, data: Transitions, on_epoch=None) -> dict:
-        metrics = train_ensemble(self.model, data, self.training, on_epoch=on_epoch)
+        metrics = train_ensemble(self.model, data, self.training, on_epoch=on_epoch, warm=self.version > 0)
         self.version += 1
         return metrics
 

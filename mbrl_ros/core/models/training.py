@@ -51,9 +51,10 @@ def evaluate(model: GaussianEnsemble, data: Transitions) -> dict:
 
 
 def train_ensemble(model: GaussianEnsemble, data: Transitions, config: TrainConfig = TrainConfig(),
-                   on_epoch=None) -> dict:
-    """Train in place (warm start from the current weights) and keep the epoch with the best
-    held-out NLL. Returns the metrics of that epoch. `on_epoch(epoch, metrics)` reports progress."""
+                   on_epoch=None, warm: bool = False) -> dict:
+    """Train in place and keep the epoch with the best held-out NLL; with `warm`, the model is a
+    trained one that starts from what it predicts now, and is kept if no epoch beats it. Returns the
+    metrics of the epoch kept. `on_epoch(epoch, metrics)` reports progress."""
     if len(data) < 10:
         raise ValueError(f"need at least 10 transitions to train, got {len(data)}")
     device = model.input_mean.device
@@ -64,13 +65,13 @@ def train_ensemble(model: GaussianEnsemble, data: Transitions, config: TrainConf
     train, held_out = data.subset(train_idx), data.subset(val_idx)
 
     states, actions, deltas = _tensors(train, device)
-    model.set_normalization(torch.cat([states, actions], dim=-1), deltas)
+    model.set_normalization(torch.cat([states, actions], dim=-1), deltas, keep_predictions=warm)
     inputs = model.normalize_inputs(states, actions)
     targets = (deltas - model.target_mean) / model.target_std
     bootstrap = torch.as_tensor(rng.integers(0, len(train), size=(model.members, len(train))), device=device)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    best = {"nll": float("inf")}
+    best = {"epoch": 0, **evaluate(model, held_out)} if warm else {"nll": float("inf")}
     best_state, stale, started = copy.deepcopy(model.state_dict()), 0, time.monotonic()
     for epoch in range(config.max_epochs):
         shuffled = bootstrap[:, torch.randperm(len(train), device=device)]

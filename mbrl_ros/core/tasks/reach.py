@@ -57,9 +57,6 @@ class ReachTask(PositionGoalTask):
     def error(self, state, goal):
         return float(np.linalg.norm(self.end_effector(state) - goal))
 
-    def describe(self, error):
-        return f"{error * 100:.2f} cm"
-
     def plan_points(self, states):
         return self.fk.position(states[:, self.positions]).cpu().numpy()
 

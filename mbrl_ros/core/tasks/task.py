@@ -70,6 +70,9 @@ class PositionGoalTask(Task):
     goal_msgtype = POSE_STAMPED
     frame = "world"
 
+    def describe(self, error: float) -> str:
+        return f"{error * 100:.2f} cm"
+
     def goal(self, msg) -> np.ndarray:
         if msg.header.frame_id not in ("", self.frame):
             raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{self.frame}'")

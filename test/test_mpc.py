@@ -1,0 +1,37 @@
+"""The MPC plans from the state its command will meet."""
+
+import numpy as np
+import torch
+
+from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.planning.planners import PlannerConfig
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.tasks import make_task
+
+
+def drifting_model(state_dim: int, action_dim: int, drift: np.ndarray) -> GaussianEnsemble:
+    """Every member predicts next state = state + drift, whatever the command."""
+    model = GaussianEnsemble(state_dim, action_dim, members=2, hidden=8, layers=1)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        model.target_mean.copy_(torch.as_tensor(drift, dtype=torch.float32))
+    return model.eval()
+
+
+def test_planning_ahead_starts_from_the_state_the_command_in_flight_leads_to():
+    params = node_parameters(robot_config("drone"), "controller")
+    spec = RobotSpec.from_params(params)
+    drift = np.zeros(spec.state_dim)
+    drift[:3] = [0.1, 0.0, -0.05]
+    mpc = MPC(make_task("fly_to", spec, params), *spec.command_bounds, drifting_model(spec.state_dim, 4, drift),
+              PlannerConfig(horizon=3, population=10, elites=2, iterations=1))
+    state = np.zeros(spec.state_dim)
+    state[[2, 3, 7]] = [1.0, 1.0, 1.0]  # 1 m up, level
+    _, now = mpc.act(state, np.array([0.0, 0.0, 1.0]))
+    _, ahead = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5))
+    np.testing.assert_allclose(now["plan_points"][0], [0.0, 0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(ahead["plan_points"][0], [0.1, 0.0, 0.95], atol=1e-6)
