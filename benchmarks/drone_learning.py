@@ -3,9 +3,10 @@ ROS): the safety pilot flies for --explore seconds, an ensemble learns from that
 flies the demo's 4 goals 0.5 m apart (8 s each), then holds the last one, for each planner setting.
 
     .venv/bin/python benchmarks/drone_learning.py [--explore 100] [--hold 20] \\
-        [--plans cem:200:2,cem:1000:4] [--hidden 200 --layers 3] [--out drone_learning.json]
+        [--plans cem:1000:4,cem:800:3] [--hidden 128 --layers 2] [--out drone_learning.json]
 
-A plan setting is planner:population:iterations (horizon and the rest from config/drone.yaml).
+A plan setting is planner:population:iterations; the horizon, the rollout precision, the pilot and
+the ensemble come from config/drone.yaml.
 Prints, per setting, the plan latency against the 50 Hz deadline, crashes, the final error at each
 goal and the hold's RMS error, and writes JSON. The drone restarts in the air after a crash.
 """
@@ -84,9 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--explore", type=float, default=100.0, help="seconds of pilot data")
     parser.add_argument("--hold", type=float, default=20.0, help="seconds of hold measured")
-    parser.add_argument("--plans", default="cem:200:2,cem:1000:4")
-    parser.add_argument("--hidden", type=int, default=200)
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--plans", default="cem:1000:4,cem:800:3,cem:200:2")
+    parser.add_argument("--hidden", type=int, help="hidden units (default: config/drone.yaml's trainer)")
+    parser.add_argument("--layers", type=int, help="hidden layers (default: config/drone.yaml's trainer)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="drone_learning.json")
@@ -95,6 +96,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     params = node_parameters(robot_config("drone"), "controller")
+    trainer = node_parameters(robot_config("drone"), "trainer")
+    args.hidden, args.layers = args.hidden or trainer["hidden_units"], args.layers or trainer["hidden_layers"]
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("fly_to", spec, params)
     demo = node_parameters(robot_config("drone"), "demo_user")
@@ -102,7 +105,8 @@ def main() -> None:
     flight = Flight(spec, dt)
     data = explore(flight, make_explorer("pilot", spec, params, dt, np.random.default_rng(args.seed)),
                    args.explore, dt)
-    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(5, args.hidden, args.layers),
+    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(trainer["ensemble_members"], args.hidden,
+                                                                      args.layers),
                               TrainConfig(max_epochs=100, patience=10, seed=args.seed))
     started = time.monotonic()
     metrics = learner.train(data)
@@ -114,7 +118,8 @@ def main() -> None:
         planner, population, iterations = setting.split(":")
         config = PlannerConfig(horizon=params["horizon"], population=int(population), iterations=int(iterations),
                                elites=max(10, int(population) // 10))
-        mpc = MPC(task, *spec.command_bounds, learner.model, config, planner=planner, seed=args.seed)
+        mpc = MPC(task, *spec.command_bounds, learner.model, config, planner=planner, seed=args.seed,
+                  rollout_precision=params.get("rollout_precision", "float32"))
         flight.world.reset(goals[-1])
         flight.crashes, latencies = 0, []
         finals = [float(fly(flight, mpc, goal, 8.0, dt, latencies)[-1]) for goal in goals]
