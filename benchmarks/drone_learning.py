@@ -117,7 +117,7 @@ def main() -> None:
     for setting in args.plans.split(","):
         planner, population, iterations = setting.split(":")
         config = PlannerConfig(horizon=params["horizon"], population=int(population), iterations=int(iterations),
-                               elites=max(10, int(population) // 10))
+                               elites=max(10, int(population) // 10), initial_std=params["initial_std"])
         mpc = MPC(task, *spec.command_bounds, learner.model, config, planner=planner, seed=args.seed,
                   rollout_precision=params.get("rollout_precision", "float32"))
         flight.world.reset(goals[-1])

@@ -38,6 +38,7 @@ def robot_problem(robot: str) -> dict:
     return {"state_dim": spec.state_dim, "action_dim": spec.command.dim, "planner": controller.get("planner", "cem"),
             "horizon": controller["horizon"], "population": controller["population"],
             "iterations": controller["iterations"], "threads": controller.get("torch_threads", 1),
+            "precision": controller.get("rollout_precision", "float32"),
             "members": trainer["ensemble_members"], "hidden": trainer["hidden_units"],
             "layers": trainer["hidden_layers"],
             "control_rate": controller["control_rate"],
@@ -218,18 +219,20 @@ def main() -> None:
 def time_deadlines(args) -> list[dict]:
     """Each robot's own controller, on the CPU with its own thread count, against its deadline."""
     rows = []
-    print(f"\n{'robot':6} {'planner':7} {'H':>3} {'N':>5} {'it':>2} {'net':>9} {'thr':>3} {'rate Hz':>7} "
+    print(f"\n{'robot':6} {'planner':7} {'dtype':8} {'H':>3} {'N':>5} {'it':>2} {'net':>9} {'thr':>3} "
+          f"{'rate Hz':>7} "
           f"{'deadline':>8} {'p50 ms':>7} {'p99 ms':>7} {'within':>6}")
     for robot in ROBOTS:
         p = robot_problem(robot)
         torch.set_num_threads(p["threads"])
         model = GaussianEnsemble(p["state_dim"], p["action_dim"], p["members"], p["hidden"], p["layers"]).eval()
         plan = time_planner(model, p["state_dim"], p["action_dim"], p["planner"], p["horizon"], p["population"],
-                            p["iterations"], torch.float32, "cpu", args)
+                            p["iterations"], getattr(torch, p["precision"]), "cpu", args)
         p50, p99 = percentiles(plan)
         rows.append({"robot": robot, **p, "plan_p50_ms": p50, "plan_p99_ms": p99,
                      "within_deadline": p99 <= p["deadline_ms"]})
-        print(f"{robot:6} {p['planner']:7} {p['horizon']:3d} {p['population']:5d} {p['iterations']:2d} "
+        print(f"{robot:6} {p['planner']:7} {p['precision']:8} {p['horizon']:3d} {p['population']:5d} "
+              f"{p['iterations']:2d} "
               f"{p['members']}x{p['layers']}x{p['hidden']:<4d} {p['threads']:3d} {p['control_rate']:7.0f} "
               f"{p['deadline_ms']:8.1f} {p50:7.2f} {p99:7.2f} {'yes' if rows[-1]['within_deadline'] else 'NO':>6}")
     return rows

@@ -63,7 +63,9 @@ class ControllerNode(CheckedNode):
             horizon=self.param("horizon", 10, "planning horizon in control steps", in_range(1, 500)),
             population=population,
             elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
-            iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)))
+            iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)),
+            initial_std=self.param("initial_std", 0.5, "first samples' spread, as a share of the command box's "
+                                   "half-width", in_range(0.01, 2.0)))
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
         seed = self.param("seed", 0, "random seed", non_negative)
         self.mpc_options = dict(

@@ -40,7 +40,9 @@ class MPC:
         self.set_model(model)
 
     def set_model(self, model: GaussianEnsemble) -> None:
+        """Plan with `model`; plans start from the mean command it was trained on (a drone's hover)."""
         self.model = model.to(self.device).eval()
+        self.planner.nominal = self.planner.clamp(model.input_mean[model.state_dim:].to(self.planner.low))
         self.planning_model = self.model
         if self.rollout_dtype != torch.float32:
             self.planning_model = copy.deepcopy(self.model).to(self.rollout_dtype)
