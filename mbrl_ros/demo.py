@@ -208,20 +208,14 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
 
 def run_baseline(name: str, params_file: Path, spec: RobotSpec, goals: list, scenario: Scenario) -> dict:
     """A hand-written controller on the same goals, in-process: the yardstick for the learned one."""
-    if name != "quadrotor_pid":
-        raise ValueError(f"unknown baseline {name!r}: the one there is is quadrotor_pid")
-    from .core.sims import make_world
-    from .core.sims.quadrotor_pid import CascadedPID, fly_goals
+    from .core.sims import BASELINES
 
-    sim_params = node_parameters(params_file, "sim")
-    world = make_world("quadrotor", spec, sim_params, sim_params.get("time_step", 1.0 / 240.0))
-    try:
-        rate = node_parameters(params_file, "controller")["control_rate"]
-        return {"name": name, "command_mode": spec.command_mode,
-                **fly_goals(world, CascadedPID(world.params), goals, scenario.target_seconds, goals[-1],
-                            scenario.hold_seconds, rate, settle_seconds=scenario.target_seconds)}
-    finally:
-        world.close()
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}: there are {sorted(BASELINES)}")
+    rate = node_parameters(params_file, "controller")["control_rate"]
+    figures = BASELINES[name](spec, node_parameters(params_file, "sim"), goals, scenario.target_seconds,
+                              scenario.hold_seconds, rate)
+    return {"name": name, "command_mode": spec.command_mode, **figures}
 
 
 def print_summary(summary: dict, task) -> None:

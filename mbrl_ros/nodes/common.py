@@ -82,7 +82,7 @@ class CheckedNode(Node):
         mode = self.param("command_mode", "velocity", "what the commands set", one_of(*MODES))
         params = {
             "urdf": self.param("urdf", "", "robot description: a path, or a file in the package's urdf/", non_empty),
-            "joints": self.param("joints", ListOf(str), "actuated joints, in command order (none for a drone)"),
+            "joints": self.param("joints", ListOf(str), "actuated joints, in command order (none for a floating base)"),
             "command_mode": mode,
             "command_topic": self.param("command_topic", "/forward_velocity_controller/commands",
                                         "where commands go: Float64MultiArray, or Twist for attitude commands"),
@@ -90,7 +90,7 @@ class CheckedNode(Node):
                                         in_range(0.01, 1.0)),
             "state_topic": self.param("state_topic", "/joint_states", "JointState input"),
             "object_joints": self.param("object_joints", ListOf(str),
-                                        "joints of objects in the JointState, such as a valve"),
+                                        "joints of objects in the JointState, such as an encoder's"),
             "continuous_joints": self.param("continuous_joints", ListOf(str),
                                             "joints whose angle the model sees as sin, cos"),
             "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),

@@ -1,7 +1,7 @@
 """controller: explores until a model arrives, then pursues /mbrl/goal with sampling-based MPC.
 
 What the robot is (state sources, command interface), the task (cost, goal message) and the
-exploration all come from parameters, so one node drives an arm, a drone or a hand. State comes
+exploration all come from parameters, so one node drives any robot its config describes. State comes
 in on best-effort subscriptions; planning runs in its own thread at a fixed rate, so a long plan
 never delays the newest state. The node owns the safety checks a forward command controller lacks:
 stale state, NaN and out-of-range commands give the safe command, and the safe command goes out on

@@ -3,13 +3,15 @@
 Publishes the world's joints on /joint_states (sensor_msgs/JointState) and its floating base on
 the odometry topic (nav_msgs/Odometry), and /clock; applies the newest command from the command
 topic (Float64MultiArray, or Twist for attitude commands). What happens when commands stop is the
-world's own behaviour (an arm holds its joints, a Crazyflie's firmware levels out and then stops).
+world's own behaviour, as the real robot's driver or firmware would do it.
 Every episode end, a crash the world reset itself from or a call of ~/reset (std_srvs/Trigger), is
 announced on /mbrl/reset (std_msgs/Header; frame_id says why), so that no recorded transition
 crosses it.
 """
 
 from __future__ import annotations
+
+import time
 
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
@@ -29,7 +31,7 @@ class SimNode(CheckedNode):
     def __init__(self):
         super().__init__("sim")
         self.spec = self.robot_spec()
-        world = self.param("world", "fixed_base", "which simulated world", one_of(*WORLDS))
+        world = self.param("world", "", "which simulated world", one_of(*WORLDS))
         time_step = self.param("time_step", 1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05))
         publish_rate = self.param("publish_rate", 60.0, "state rate in Hz", in_range(1.0, 1000.0))
         gui = self.param("gui", False, "open the PyBullet window")
@@ -42,6 +44,7 @@ class SimNode(CheckedNode):
             raise ParameterError(f"{world} world: {error}") from error
         self.substeps = max(1, round(1.0 / (publish_rate * time_step)))
         self.commands, self.rejected, self.resets = 0, 0, 0
+        self.last_command = -float("inf")
 
         state = self.spec.state
         self.joint_pub = self.create_publisher(JointState, state.topic_for(JOINT_STATE, "/joint_states"), 10)
@@ -67,6 +70,7 @@ class SimNode(CheckedNode):
         if self.commands == 0:
             self.get_logger().info("commands arriving: following them")
         self.commands += 1
+        self.last_command = time.monotonic()
 
     def on_tick(self) -> None:
         ended = self.world.step(self.substeps)
@@ -95,8 +99,8 @@ class SimNode(CheckedNode):
         return response
 
     def publish_diagnostics(self) -> None:
-        holding = getattr(self.world, "holding", False)
-        level, message = (WARN, "holding: no recent command") if holding else (OK, "running")
+        idle = time.monotonic() - self.last_command > 1.0
+        level, message = (WARN, "no command in the last second") if idle else (OK, "following commands")
         self.diagnostics.publish(self.diagnostic(level, message, {
             "sim_time": f"{self.world.sim_time:.2f}", "commands": self.commands, "rejected_commands": self.rejected,
             "episode_ends": self.resets}))

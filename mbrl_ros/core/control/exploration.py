@@ -11,11 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..robots.robot import RobotSpec
-from ..robots.state import matrix_to_quaternion, rotation_from_6d
+from ..robots.state import (
+    BASE_POSITION,
+    BASE_RATES,
+    BASE_VELOCITY,
+    BASE_X_AXIS,
+    BASE_Y_AXIS,
+    matrix_to_quaternion,
+    rotation_from_6d,
+)
 from ..sims.base import BaseReadings
 from ..sims.quadrotor import QuadrotorParams
 from ..sims.quadrotor_pid import CascadedPID
-from ..tasks.fly_to import BODY_X, BODY_Y, POSITION, RATES, VELOCITY
 
 
 class SmoothNoise:
@@ -97,7 +104,7 @@ class PilotExplorer:
         self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
         self.min_up = np.cos(np.radians(params["pilot_max_tilt"]))
         columns = robot.state.columns
-        self.columns = [columns(*c) for c in (POSITION, BODY_X + BODY_Y, VELOCITY, RATES)]
+        self.columns = [columns(*c) for c in (BASE_POSITION, BASE_X_AXIS + BASE_Y_AXIS, BASE_VELOCITY, BASE_RATES)]
         self.waypoint, self.steps = None, 0
 
     def __call__(self, state: np.ndarray) -> np.ndarray:

@@ -45,11 +45,19 @@ class JointStateSource:
         return np.concatenate([*angles, velocities])
 
 
+# A floating base's features, by name: position in the world, the body's x and y axes in the world
+# (the rotation matrix's first two columns), linear and angular velocity in the body frame.
+BASE_POSITION = ("base.x", "base.y", "base.z")
+BASE_X_AXIS = ("base.rot_xx", "base.rot_yx", "base.rot_zx")
+BASE_Y_AXIS = ("base.rot_xy", "base.rot_yy", "base.rot_zy")
+BASE_VELOCITY = ("base.vx", "base.vy", "base.vz")
+BASE_RATES = ("base.wx", "base.wy", "base.wz")
+
+
 class OdometrySource:
     msgtype = ODOMETRY
-    invariant = ("base.x", "base.y", "base.z")  # a free-flying body's dynamics do not depend on where it is
-    names = ([f"base.{a}" for a in "xyz"] + [f"base.rot_{r}{c}" for c in "xy" for r in "xyz"]
-             + [f"base.v{a}" for a in "xyz"] + [f"base.w{a}" for a in "xyz"])
+    invariant = BASE_POSITION  # a free-flying body's dynamics do not depend on where it is
+    names = [*BASE_POSITION, *BASE_X_AXIS, *BASE_Y_AXIS, *BASE_VELOCITY, *BASE_RATES]
 
     def __init__(self, topic: str):
         self.topic = topic

@@ -10,8 +10,12 @@ from .base import BaseReadings, JointReadings, World
 from .fixed_base import RobotSim
 from .hand import HandValveSim
 from .quadrotor import QuadrotorSim
+from .quadrotor_pid import baseline as quadrotor_pid
 
 WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim}
+# Hand-written controllers that demos fly on the same goals as the learned one, for comparison:
+# name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures.
+BASELINES = {"quadrotor_pid": quadrotor_pid}
 
 
 def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui: bool = False) -> World:
@@ -23,4 +27,4 @@ def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui:
     return world.from_robot(robot, time_step=time_step, gui=gui, **options)
 
 
-__all__ = ["WORLDS", "BaseReadings", "JointReadings", "World", "make_world"]
+__all__ = ["BASELINES", "WORLDS", "BaseReadings", "JointReadings", "World", "make_world"]

@@ -91,10 +91,6 @@ class RobotSim:
             self.client.stepSimulation()
         self.sim_time += steps * self.time_step
 
-    @property
-    def holding(self) -> bool:
-        return self._mode == "hold"
-
     def state(self) -> np.ndarray:
         """[positions, velocities] in `spec.joints` order."""
         states = self.client.getJointStates(self.robot, self.indices)

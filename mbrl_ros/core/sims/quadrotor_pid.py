@@ -94,6 +94,18 @@ class CascadedPID:
         return np.array([roll, -pitch, yaw_rate, float(self.params.rpm_to_pwm(rpm))])
 
 
+def baseline(robot, sim_params: dict, goals, goal_seconds: float, hold_seconds: float, rate: float) -> dict:
+    """The PID on the robot's quadrotor world (from the sim's parameters): the demo's yardstick."""
+    from . import make_world
+
+    world = make_world("quadrotor", robot, sim_params, sim_params.get("time_step", 1.0 / 240.0))
+    try:
+        return fly_goals(world, CascadedPID(world.params), goals, goal_seconds, goals[-1], hold_seconds, rate,
+                         settle_seconds=goal_seconds)
+    finally:
+        world.close()
+
+
 def fly_goals(sim, pid: CascadedPID, goals, goal_seconds: float, hold_goal, hold_seconds: float,
               rate: float, settle_seconds: float = 2.0) -> dict:
     """The PID flies to each goal in turn for `goal_seconds`, then holds `hold_goal` for

@@ -6,13 +6,8 @@ import numpy as np
 import torch
 
 from ..params import ListOf
+from ..robots.state import BASE_POSITION, BASE_RATES, BASE_VELOCITY, BASE_X_AXIS, BASE_Y_AXIS
 from .task import PositionGoalTask
-
-POSITION = ("base.x", "base.y", "base.z")
-BODY_X = ("base.rot_xx", "base.rot_yx", "base.rot_zx")  # the body axes in the world: the rotation's columns
-BODY_Y = ("base.rot_xy", "base.rot_yy", "base.rot_zy")
-VELOCITY = ("base.vx", "base.vy", "base.vz")
-RATES = ("base.wx", "base.wy", "base.wz")
 
 
 class FlyToTask(PositionGoalTask):
@@ -40,8 +35,8 @@ class FlyToTask(PositionGoalTask):
     def __init__(self, robot, params, device="cpu"):
         super().__init__(robot, params, device)
         layout = robot.state
-        self.position, self.body_x, self.body_y = (layout.columns(*c) for c in (POSITION, BODY_X, BODY_Y))
-        self.velocity, self.rates = layout.columns(*VELOCITY), layout.columns(*RATES)
+        self.position, self.body_x, self.body_y, self.velocity, self.rates = (
+            layout.columns(*c) for c in (BASE_POSITION, BASE_X_AXIS, BASE_Y_AXIS, BASE_VELOCITY, BASE_RATES))
         self.frame, self.success_threshold = self.params["goal_frame"], self.params["success_distance"]
         low, high = robot.command_bounds
         self.action_range = self.tensor(high - low)
