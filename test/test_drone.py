@@ -39,7 +39,9 @@ def drone():
 
 @pytest.mark.timeout(120)
 def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, drone):
-    overrides = {"data_dir": str(tmp_path / "data"), "chunk_seconds": 2.0}
+    # A gentle pilot: this test is about the topics, rates and episode ends. The configured pilot's
+    # noise (0.1) flipped the drone in about 1 of 6 starts over DDS; test_exploration checks it in-process.
+    overrides = {"data_dir": str(tmp_path / "data"), "chunk_seconds": 2.0, "pilot_noise": 0.05}
     watcher = DroneWatcher()
     with Stack(robot_config("drone"), overrides, nodes=("sim", "logger", "controller"),
                log_dir=tmp_path / "logs") as stack:
