@@ -4,6 +4,10 @@ flies the demo's 4 goals 0.5 m apart (8 s each), then holds the last one, for ea
 
     .venv/bin/python benchmarks/drone_learning.py [--explore 100] [--hold 20] \\
         [--plans cem:1000:4,cem:800:3] [--hidden 128 --layers 2] [--out drone_learning.json]
+    .venv/bin/python benchmarks/drone_learning.py --model mbrl_runs/drone_.../models/model_0004.pt
+
+With --model, a checkpoint (from the ROS demo, say) flies instead of a model learned here: the
+same model with and without real-time execution tells a model's faults from the loop's.
 
 A plan setting is planner:population:iterations; the horizon, the rollout precision, the pilot and
 the ensemble come from config/drone.yaml.
@@ -24,6 +28,7 @@ import torch
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.mpc import MPC
 from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.checkpoint import load_checkpoint
 from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import node_parameters
@@ -81,6 +86,20 @@ def fly(flight: Flight, mpc: MPC, goal: np.ndarray, seconds: float, dt: float, l
     return np.array(errors)
 
 
+def learn(flight: Flight, spec: RobotSpec, params: dict, trainer: dict, args, dt: float):
+    """An ensemble learned from --explore seconds of the safety pilot's flight."""
+    data = explore(flight, make_explorer("pilot", spec, params, dt, np.random.default_rng(args.seed)),
+                   args.explore, dt)
+    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(trainer["ensemble_members"], args.hidden,
+                                                                      args.layers),
+                              TrainConfig(max_epochs=100, patience=10, seed=args.seed))
+    started = time.monotonic()
+    metrics = learner.train(data)
+    print(f"{len(data)} transitions ({args.explore:.0f} s, {flight.crashes} crashes), model {args.layers}x"
+          f"{args.hidden}: held-out NLL {metrics['nll']:.2f} after {time.monotonic() - started:.0f} s")
+    return learner.model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--explore", type=float, default=100.0, help="seconds of pilot data")
@@ -88,6 +107,7 @@ def main() -> None:
     parser.add_argument("--plans", default="cem:1000:4,cem:800:3,cem:200:2")
     parser.add_argument("--hidden", type=int, help="hidden units (default: config/drone.yaml's trainer)")
     parser.add_argument("--layers", type=int, help="hidden layers (default: config/drone.yaml's trainer)")
+    parser.add_argument("--model", help="fly this checkpoint instead of learning one from pilot data")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="drone_learning.json")
@@ -103,22 +123,14 @@ def main() -> None:
     demo = node_parameters(robot_config("drone"), "demo_user")
     goals = [np.array(g, float) for g in np.reshape(demo["goals"], (-1, 3))]
     flight = Flight(spec, dt)
-    data = explore(flight, make_explorer("pilot", spec, params, dt, np.random.default_rng(args.seed)),
-                   args.explore, dt)
-    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(trainer["ensemble_members"], args.hidden,
-                                                                      args.layers),
-                              TrainConfig(max_epochs=100, patience=10, seed=args.seed))
-    started = time.monotonic()
-    metrics = learner.train(data)
-    print(f"{len(data)} transitions ({args.explore:.0f} s, {flight.crashes} crashes), model {args.layers}x"
-          f"{args.hidden}: held-out NLL {metrics['nll']:.2f} after {time.monotonic() - started:.0f} s")
+    model = load_checkpoint(args.model)[0] if args.model else learn(flight, spec, params, trainer, args, dt)
     deadline_ms = 1e3 * params["plan_deadline_fraction"] * dt
     rows = []
     for setting in args.plans.split(","):
         planner, population, iterations = setting.split(":")
         config = PlannerConfig(horizon=params["horizon"], population=int(population), iterations=int(iterations),
                                elites=max(10, int(population) // 10), initial_std=params["initial_std"])
-        mpc = MPC(task, *spec.command_bounds, learner.model, config, planner=planner, seed=args.seed,
+        mpc = MPC(task, *spec.command_bounds, model, config, planner=planner, seed=args.seed,
                   rollout_precision=params.get("rollout_precision", "float32"))
         flight.world.reset(goals[-1])
         flight.crashes, latencies = 0, []
@@ -133,9 +145,9 @@ def main() -> None:
         print(f"{setting:12} plan p50/p99 {row['plan_p50_ms']:6.1f}/{row['plan_p99_ms']:6.1f} ms (deadline "
               f"{deadline_ms:.0f}), crashes {flight.crashes}, final cm " + " ".join(f"{e * 100:.1f}" for e in finals)
               + f", hold RMS {row['hold_rms_m'] * 100:.2f} cm over {args.hold:.0f} s", flush=True)
-    Path(args.out).write_text(json.dumps({"explore_s": args.explore, "transitions": len(data),
-                                          "model": {"hidden": args.hidden, "layers": args.layers},
-                                          "threads": args.threads, "rows": rows}, indent=2))
+    learned = None if args.model else {"explore_s": args.explore, "hidden": args.hidden, "layers": args.layers}
+    Path(args.out).write_text(json.dumps({"model_path": args.model, "learned": learned, "threads": args.threads,
+                                          "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
 

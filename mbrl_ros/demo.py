@@ -33,6 +33,8 @@ from .nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS
 from .nodes.messages import message_class
 from .plotting import two_panels
 
+NODES = ("sim", "logger", "trainer", "controller")  # whose final diagnostics the summary keeps
+
 
 class DemoUser(Node):
     """Watches the robot and the trainer, and sends goals."""
@@ -45,7 +47,7 @@ class DemoUser(Node):
         self.features: dict[str, np.ndarray] = {}
         self.model_path = None
         self.episode_ends: list[str] = []
-        self.trainer_status: dict = {}
+        self.node_status: dict[str, dict] = {}  # node name -> its newest diagnostic values
         self.create_subscription(Header, RESET_TOPIC, lambda m: self.episode_ends.append(m.frame_id), COMMAND_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 50)
         self.goal_type = message_class(task.goal_msgtype)
@@ -74,8 +76,8 @@ class DemoUser(Node):
 
     def on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.endswith("trainer"):
-                self.trainer_status = {kv.key: kv.value for kv in status.values}
+            self.node_status[status.name.split(":")[-1].strip().lstrip("/")] = {kv.key: kv.value
+                                                                            for kv in status.values}
 
     def pursue(self, goal: np.ndarray, seconds: float, curve: list | None = None, index: int = 0,
                started: float = 0.0) -> list[float]:
@@ -194,7 +196,8 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
         "median_final_error_last5": float(np.median(finals[-5:])),
         "success_threshold": task.success_threshold, "success_rate": float(np.mean(finals <= task.success_threshold)),
         "hold": hold, "first_model_after_s": learned_after, "wall_time_s": time.monotonic() - started,
-        "episode_ends": user.episode_ends, "trainer": user.trainer_status, "node_exit_codes": exit_codes,
+        "episode_ends": user.episode_ends, **{node: user.node_status.get(node, {}) for node in NODES},
+        "node_exit_codes": exit_codes,
         "target_seconds": scenario.target_seconds, "learn_seconds": scenario.learn_seconds,
     }
     if scenario.baseline:
@@ -224,6 +227,11 @@ def print_summary(summary: dict, task) -> None:
     print(f"median final error over the last 5 goals: {task.describe(summary['median_final_error_last5'])}; "
           f"{summary['success_rate']:.0%} within {task.describe(summary['success_threshold'])}; "
           f"wall time {summary['wall_time_s']:.0f} s")
+    plans, sim = summary.get("controller", {}), summary.get("sim", {})
+    if "plan_latency_p50_ms" in plans:
+        print(f"plan latency p50/p99 {plans['plan_latency_p50_ms']}/{plans['plan_latency_p99_ms']} ms, "
+              f"{plans['plan_iterations_mean']} iterations (last 200 plans); "
+              f"the sim fell {sim.get('seconds_behind_wall_clock', '?')} s behind the wall clock")
     if summary["hold"]:
         print(f"hold: RMS error {task.describe(summary['hold']['rms_error'])} over {summary['hold']['seconds']:.0f} s")
     if "baseline" in summary:

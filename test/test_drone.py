@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Clock
 from probe import Probe
 from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import Trigger
@@ -26,6 +27,9 @@ class DroneWatcher(Probe):
         self.create_subscription(Float64MultiArray, "/rotor_controller/commands",
                                  lambda m: self.rotor_commands.append((time.monotonic(), list(m.data))), COMMAND_QOS)
         self.create_subscription(Header, "/mbrl/reset", self.resets.append, COMMAND_QOS)
+        self.clock: list[tuple[float, float]] = []  # (wall time, sim time)
+        self.create_subscription(Clock, "/clock", lambda m: self.clock.append(
+            (time.monotonic(), m.clock.sec + 1e-9 * m.clock.nanosec)), 10)
 
     def rate(self, records, seconds: float) -> float:
         now = time.monotonic()
@@ -55,6 +59,8 @@ def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, dron
         heights = [m.pose.pose.position.z for _, m in watcher.odometry[-300:]]
         assert min(heights) > 0.4, "flying, not on the ground"
         assert watcher.odometry[-1][1].header.frame_id == "world"
+        (wall0, sim0), (wall1, sim1) = watcher.clock[-600], watcher.clock[-1]
+        assert sim1 - sim0 == pytest.approx(wall1 - wall0, rel=0.1), "the sim keeps to the wall clock, as a drone would"
 
         # Stopped, the controller sends its safe command, motors off: the drone falls and crashes.
         stack.processes["controller"].send_signal(2)

@@ -138,3 +138,12 @@ def test_random_goals_stay_in_the_goal_box(task, params):
     assert goals.shape == (500, 3)
     assert np.all(goals >= low) and np.all(goals <= high)
     assert np.all(goals.max(0) - goals.min(0) > 0.8 * (high - low)), "spread over the whole box"
+
+
+def test_without_a_goal_the_drone_holds_where_it_is(task):
+    # Its safe command, motors off, would drop it: hovering in place is the goal until one arrives.
+    state = trajectory(task, [0.3, -0.2, 1.1], [0.0, 0.0, 0.0])[0]
+    held = task.hold_goal(state)
+    assert held.tolist() == pytest.approx([0.3, -0.2, 1.1])
+    state[task.position] = 0.0
+    assert held.tolist() == pytest.approx([0.3, -0.2, 1.1]), "a copy, not a view of the state"

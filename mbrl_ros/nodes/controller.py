@@ -53,8 +53,8 @@ class ControllerNode(CheckedNode):
         self.state_timeout = self.param("state_timeout", 0.25, "seconds after which state is stale", positive)
         self.deadline_fraction = self.param("plan_deadline_fraction", 0.8,
                                             "share of the control period planning may use", in_range(0.1, 1.0))
-        self.plan_ahead = self.param("plan_ahead", False, "plan from the state predicted a step ahead under the "
-                                     "command in flight, which the new command follows (for fast robots)")
+        self.plan_ahead = self.param("plan_ahead", False, "plan a period ahead: from the state predicted under the "
+                                     "command in flight, sending the result at the next tick (for fast robots)")
         task_name = self.param("task", "reach", "what the robot is asked to do", one_of(*TASKS))
         exploration = self.param("exploration", "waypoints", "how to move before the first model",
                                  one_of(*EXPLORERS))
@@ -92,8 +92,13 @@ class ControllerNode(CheckedNode):
         self.lock = threading.Lock()
         self.features: dict[str, tuple[np.ndarray, float]] = {}  # topic -> (features, arrival time)
         self.goal = None
+        self.hold = None  # the task's goal while none has been given
+        self.pending = None  # with plan_ahead: the command planned for the next tick
         self.last_command: np.ndarray | None = None
+        self.stamps: dict[str, float] = {}  # topic -> header stamp of its newest message
         self.latencies: deque = deque(maxlen=200)
+        self.iterations: deque = deque(maxlen=200)  # planner iterations each plan finished by its deadline
+        self.state_ages: deque = deque(maxlen=200)  # s from the oldest state stamp to each plan's start
         self.mode, self.rejected, self.disagreement = "waiting for state", 0, float("nan")
 
         self.command_type = message_class(spec.command.msgtype)
@@ -122,8 +127,10 @@ class ControllerNode(CheckedNode):
                 self.rejected += 1
                 self.get_logger().warning(f"dropping {source.topic}: {error}", throttle_duration_sec=2.0)
                 return
+            stamp = msg.header.stamp
             with self.lock:
                 self.features[source.topic] = (features, time.monotonic())
+                self.stamps[source.topic] = stamp.sec + 1e-9 * stamp.nanosec
 
         return on_state
 
@@ -175,7 +182,6 @@ class ControllerNode(CheckedNode):
             self.stopping.wait(max(0.0, delay))
 
     def on_control(self) -> None:
-        period = 1.0 / self.control_rate
         started = time.monotonic()
         state, age = self.newest_state(started)
         with self.lock:
@@ -185,27 +191,49 @@ class ControllerNode(CheckedNode):
             if state is not None:
                 self.get_logger().warning(f"state is {age:.2f} s old: sending the safe command",
                                           throttle_duration_sec=2.0)
+            self.pending = None
             self.send(self.spec.safe_command(state), state)
             return
         if self.mpc is None:
             self.mode = "exploring"
             self.send(self.explorer(state), state)
-        elif goal is None:
+            return
+        if goal is None:
+            if self.hold is None:
+                self.hold = self.task.hold_goal(state)
+            goal = self.hold
+        if goal is None:
             self.mode = "holding: no goal"
+            self.pending = None
             self.send(self.spec.safe_command(state), state)
+            return
+        self.mode = "pursuing the goal" if goal is not self.hold else "holding: no goal"
+        self.pursue(state, goal, started)
+
+    def pursue(self, state: np.ndarray, goal: np.ndarray, started: float) -> None:
+        """Plan towards `goal` and command it. With plan_ahead, the command planned in the last period
+        goes out now, at the moment its plan assumed, and this period's plan starts from the state
+        that command is predicted to lead to and waits for the next tick: a fixed one-period delay
+        the plan knows about, instead of a command that lands whenever the plan happens to finish."""
+        # A new goal: forget the old plan. Done here, not in on_goal, so that only this thread ever
+        # touches the planner.
+        if goal is not self.planned_goal:
+            self.mpc.reset()
+            self.planned_goal = goal
+        if self.plan_ahead and self.pending is not None:
+            self.send(self.pending, state)
+        in_flight = self.last_command if self.plan_ahead else None
+        with self.lock:
+            self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
+        command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate, in_flight)
+        self.latencies.append(info["latency"])
+        self.iterations.append(info["iterations"])
+        self.disagreement = info["disagreement"]
+        if self.plan_ahead:
+            self.pending = command
         else:
-            self.mode = "pursuing the goal"
-            # A new goal: forget the old plan. Done here, not in on_goal, so that only this thread
-            # ever touches the planner.
-            if goal is not self.planned_goal:
-                self.mpc.reset()
-                self.planned_goal = goal
-            in_flight = self.last_command if self.plan_ahead else None
-            command, info = self.mpc.act(state, goal, started + self.deadline_fraction * period, in_flight)
-            self.latencies.append(info["latency"])
-            self.disagreement = info["disagreement"]
             self.send(command, state)
-            self.publish_plan(info["plan_points"])
+        self.publish_plan(info["plan_points"])
 
     def send(self, command: np.ndarray | None, state: np.ndarray | None) -> None:
         """Publish a command, replaced by the safe one if it is not finite, and clamped to the limits."""
@@ -237,8 +265,12 @@ class ControllerNode(CheckedNode):
         values = {"mode": self.mode, "model_version": self.model_version, "model_path": self.model_path,
                   "rejected_states": self.rejected, "plan_disagreement": f"{self.disagreement:.3g}"}
         if latencies.size:
+            ages = np.array(self.state_ages) * 1000.0
             values.update({"plan_latency_p50_ms": f"{np.percentile(latencies, 50):.1f}",
-                           "plan_latency_p99_ms": f"{np.percentile(latencies, 99):.1f}"})
+                           "plan_latency_p99_ms": f"{np.percentile(latencies, 99):.1f}",
+                           "state_age_p50_ms": f"{np.percentile(ages, 50):.1f}",
+                           "state_age_p99_ms": f"{np.percentile(ages, 99):.1f}",
+                           "plan_iterations_mean": f"{np.mean(self.iterations):.2f}"})
         self.diagnostics.publish(self.diagnostic(level, self.mode, values))
 
     def on_shutdown(self) -> None:

@@ -28,6 +28,7 @@ from .messages import joint_state_message, message_class, odometry_message
 
 
 class SimNode(CheckedNode):
+    MAX_CATCH_UP = 5  # publish periods a late tick may make up for at once
     def __init__(self):
         super().__init__("sim")
         self.spec = self.robot_spec()
@@ -45,6 +46,7 @@ class SimNode(CheckedNode):
         self.substeps = max(1, round(1.0 / (publish_rate * time_step)))
         self.commands, self.rejected, self.resets = 0, 0, 0
         self.last_command = -float("inf")
+        self.wall_anchor, self.sim_anchor, self.lagged = time.monotonic(), self.world.sim_time, 0.0
 
         state = self.spec.state
         self.joint_pub = self.create_publisher(JointState, state.topic_for(JOINT_STATE, "/joint_states"), 10)
@@ -73,7 +75,18 @@ class SimNode(CheckedNode):
         self.last_command = time.monotonic()
 
     def on_tick(self) -> None:
-        ended = self.world.step(self.substeps)
+        """Step the physics as far as the wall clock has moved since the last tick, as a real robot
+        moves on while a node is busy, then publish. A tick that comes late catches up (up to
+        MAX_CATCH_UP periods); beyond that the world falls behind, which diagnostics report."""
+        behind = time.monotonic() - self.wall_anchor - (self.world.sim_time - self.sim_anchor)
+        steps = round(behind / self.world.time_step)
+        if steps > self.MAX_CATCH_UP * self.substeps:
+            self.lagged += behind - self.substeps * self.world.time_step
+            self.wall_anchor, self.sim_anchor = time.monotonic(), self.world.sim_time
+            steps = self.substeps
+        if steps <= 0:
+            return
+        ended = self.world.step(steps)
         if ended:
             self.announce_reset(ended)
         stamp = self.get_clock().now().to_msg()
@@ -102,7 +115,8 @@ class SimNode(CheckedNode):
         idle = time.monotonic() - self.last_command > 1.0
         level, message = (WARN, "no command in the last second") if idle else (OK, "following commands")
         self.diagnostics.publish(self.diagnostic(level, message, {
-            "sim_time": f"{self.world.sim_time:.2f}", "commands": self.commands, "rejected_commands": self.rejected,
+            "sim_time": f"{self.world.sim_time:.2f}", "seconds_behind_wall_clock": f"{self.lagged:.2f}",
+            "commands": self.commands, "rejected_commands": self.rejected,
             "episode_ends": self.resets}))
 
     def on_shutdown(self) -> None:

@@ -69,6 +69,10 @@ class FlyToTask(PositionGoalTask):
     def plan_points(self, states):
         return states[:, self.position].cpu().numpy()
 
+    def hold_goal(self, state):
+        """Hover where the drone is: its safe command, motors off, would drop it."""
+        return np.asarray(state[self.position], float).copy()
+
     def random_goal(self, rng):
         if any(b.shape != (3,) for b in self.goal_box):
             raise ValueError("random goals need `goal_low` and `goal_high`, three values each")

@@ -63,6 +63,11 @@ class Task:
         """A goal the robot can reach, for demos and tests."""
         raise NotImplementedError
 
+    def hold_goal(self, state: np.ndarray) -> np.ndarray | None:
+        """The goal that keeps the robot where it is while no goal has been given, or None where the
+        robot's safe command does that (an arm holding its joints)."""
+        return None
+
 
 class PositionGoalTask(Task):
     """A task whose goal is a position: a PoseStamped in `self.frame`, its orientation unused."""
