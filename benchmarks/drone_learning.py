@@ -10,7 +10,8 @@ With --model, a checkpoint (from the ROS demo, say) flies instead of a model lea
 same model with and without real-time execution tells a model's faults from the loop's.
 
 A plan setting is planner:population:iterations; the horizon, the rollout precision, the pilot and
-the ensemble come from config/drone.yaml.
+the ensemble come from the robot's config: config/drone.yaml (rotor commands), or
+config/drone_attitude.yaml with --robot drone_attitude (attitude setpoints).
 Prints, per setting, the plan latency against the 50 Hz deadline, crashes, the final error at each
 goal and the hold's RMS error, and writes JSON. The drone restarts in the air after a crash.
 """
@@ -43,8 +44,7 @@ from mbrl_ros.core.tasks import make_task
 class Flight:
     """The drone's world stepped at the control rate, its state as the controller sees it."""
 
-    def __init__(self, spec: RobotSpec, dt: float):
-        sim = node_parameters(robot_config("drone"), "sim")
+    def __init__(self, spec: RobotSpec, sim: dict, dt: float):
         self.world = make_world("quadrotor", spec, sim, sim["time_step"])
         self.substeps = round(dt / self.world.time_step)
         self.crashes = 0
@@ -102,11 +102,12 @@ def learn(flight: Flight, spec: RobotSpec, params: dict, trainer: dict, args, dt
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="drone", help="config/<robot>.yaml: drone or drone_attitude")
     parser.add_argument("--explore", type=float, default=100.0, help="seconds of pilot data")
     parser.add_argument("--hold", type=float, default=20.0, help="seconds of hold measured")
     parser.add_argument("--plans", default="cem:1000:4,cem:800:3,cem:200:2")
-    parser.add_argument("--hidden", type=int, help="hidden units (default: config/drone.yaml's trainer)")
-    parser.add_argument("--layers", type=int, help="hidden layers (default: config/drone.yaml's trainer)")
+    parser.add_argument("--hidden", type=int, help="hidden units (default: the config's trainer)")
+    parser.add_argument("--layers", type=int, help="hidden layers (default: the config's trainer)")
     parser.add_argument("--model", help="fly this checkpoint instead of learning one from pilot data")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -115,14 +116,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    params = node_parameters(robot_config("drone"), "controller")
-    trainer = node_parameters(robot_config("drone"), "trainer")
+    config = robot_config(args.robot)
+    params, trainer = node_parameters(config, "controller"), node_parameters(config, "trainer")
     args.hidden, args.layers = args.hidden or trainer["hidden_units"], args.layers or trainer["hidden_layers"]
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("fly_to", spec, params)
-    demo = node_parameters(robot_config("drone"), "demo_user")
+    demo = node_parameters(config, "demo_user")
     goals = [np.array(g, float) for g in np.reshape(demo["goals"], (-1, 3))]
-    flight = Flight(spec, dt)
+    flight = Flight(spec, node_parameters(config, "sim"), dt)
     model = load_checkpoint(args.model)[0] if args.model else learn(flight, spec, params, trainer, args, dt)
     deadline_ms = 1e3 * params["plan_deadline_fraction"] * dt
     rows = []
@@ -146,8 +147,8 @@ def main() -> None:
               f"{deadline_ms:.0f}), crashes {flight.crashes}, final cm " + " ".join(f"{e * 100:.1f}" for e in finals)
               + f", hold RMS {row['hold_rms_m'] * 100:.2f} cm over {args.hold:.0f} s", flush=True)
     learned = None if args.model else {"explore_s": args.explore, "hidden": args.hidden, "layers": args.layers}
-    Path(args.out).write_text(json.dumps({"model_path": args.model, "learned": learned, "threads": args.threads,
-                                          "rows": rows}, indent=2))
+    Path(args.out).write_text(json.dumps({"robot": args.robot, "model_path": args.model, "learned": learned,
+                                          "threads": args.threads, "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -27,7 +27,7 @@ from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import rollout
 from mbrl_ros.core.robots.robot import RobotSpec
 
-ROBOTS = ("arm", "drone", "hand")
+ROBOTS = ("arm", "drone", "drone_attitude", "hand")
 
 
 def robot_problem(robot: str) -> dict:

@@ -41,9 +41,9 @@ class DemoUser(Node):
 
     SAMPLE = 0.1  # s between error samples
 
-    def __init__(self, spec: RobotSpec, task):
+    def __init__(self, spec: RobotSpec, task, stack: Stack | None = None):
         super().__init__("demo_user")
-        self.spec, self.task = spec, task
+        self.spec, self.task, self.stack = spec, task, stack
         self.features: dict[str, np.ndarray] = {}
         self.model_path = None
         self.episode_ends: list[str] = []
@@ -87,6 +87,7 @@ class DemoUser(Node):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.spin_for(self.SAMPLE)
+            self.check_alive()
             errors.append(self.error(goal))
             if curve is not None:
                 curve.append((time.monotonic() - started, index, errors[-1]))
@@ -106,14 +107,18 @@ class DemoUser(Node):
         while time.monotonic() < end:
             rclpy.spin_once(self, timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
 
-    def wait_for(self, condition, timeout: float, what: str, stack: Stack) -> None:
+    def check_alive(self) -> None:
+        """Stop the demo when a node has died: its figures would mean nothing."""
+        if self.stack is not None and self.stack.dead():
+            raise RuntimeError(f"node(s) exited early: {self.stack.dead()}; see their logs")
+
+    def wait_for(self, condition, timeout: float, what: str) -> None:
         end = time.monotonic() + timeout
         with tqdm(desc=what, unit="s", total=int(timeout), leave=False) as bar:
             while not condition():
                 if time.monotonic() > end:
                     raise TimeoutError(f"no {what} within {timeout:.0f} s")
-                if stack.dead():
-                    raise RuntimeError(f"node(s) exited early: {stack.dead()}")
+                self.check_alive()
                 self.spin_for(1.0)
                 bar.update(1)
 
@@ -163,10 +168,10 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     rclpy.init()
     stack = Stack(params_file, overrides, log_dir=out_dir / "logs").start()
     try:
-        user = DemoUser(spec, task)
-        user.wait_for(lambda: user.state is not None, 60.0, "robot state", stack)
+        user = DemoUser(spec, task, stack)
+        user.wait_for(lambda: user.state is not None, 60.0, "robot state")
         print("exploring until the trainer publishes its first model ...")
-        user.wait_for(lambda: user.model_path is not None, model_timeout, "first model", stack)
+        user.wait_for(lambda: user.model_path is not None, model_timeout, "first model")
         learned_after = time.monotonic() - started
         print(f"first model after {learned_after:.0f} s: {user.model_path}")
         if scenario.learn_seconds:

@@ -17,10 +17,11 @@ from collections import deque
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.mpc import MPC, PRECISIONS
+from ..core.data.bag import RESET_TOPIC
 from ..core.models.checkpoint import CheckpointError, load_checkpoint
 from ..core.models.learner import incompatibility, torch_device
 from ..core.planning.planners import PLANNERS, PlannerConfig
@@ -110,6 +111,9 @@ class ControllerNode(CheckedNode):
                                      STATE_QOS)
         self.create_subscription(message_class(self.task.goal_msgtype), "/mbrl/goal", self.on_goal, 10)
         self.create_subscription(String, "/mbrl/model", self.on_model, LATCHED_QOS)
+        reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
+        self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
+        self.episode_ended = threading.Event()
         self.create_timer(1.0, self.publish_diagnostics)
         self.stopping = threading.Event()
         self.control_thread = threading.Thread(target=self.control_loop, name="control", daemon=True)
@@ -160,6 +164,11 @@ class ControllerNode(CheckedNode):
             self.mpc.set_model(model)
         self.model_version, self.model_path = int(metadata.get("version", 0)), msg.data
         self.get_logger().info(f"loaded model version {self.model_version} from {msg.data}")
+
+    def on_episode_end(self, msg: Header) -> None:
+        """The robot restarted (a crash, a reset): a plan made for the old episode must not go out."""
+        self.episode_ended.set()
+        self.get_logger().info(f"episode ended ({msg.frame_id}): starting a fresh plan")
 
     def newest_state(self, now: float) -> tuple[np.ndarray | None, float]:
         """The state from every source's newest message, and the age of the oldest of them."""
@@ -214,25 +223,32 @@ class ControllerNode(CheckedNode):
         """Plan towards `goal` and command it. With plan_ahead, the command planned in the last period
         goes out now, at the moment its plan assumed, and this period's plan starts from the state
         that command is predicted to lead to and waits for the next tick: a fixed one-period delay
-        the plan knows about, instead of a command that lands whenever the plan happens to finish."""
-        # A new goal: forget the old plan. Done here, not in on_goal, so that only this thread ever
-        # touches the planner.
+        the plan knows about, instead of a command that lands whenever the plan happens to finish.
+        A fresh plan (the first, or after an episode end) goes out at once, its second step next."""
+        # A new goal or episode: forget the old plan. Done here, not in the callbacks, so that only
+        # this thread ever touches the planner.
+        if self.episode_ended.is_set():
+            self.episode_ended.clear()
+            self.pending = None
+            self.mpc.reset()
         if goal is not self.planned_goal:
             self.mpc.reset()
             self.planned_goal = goal
-        if self.plan_ahead and self.pending is not None:
+        ahead = self.plan_ahead and self.pending is not None
+        if ahead:
             self.send(self.pending, state)
-        in_flight = self.last_command if self.plan_ahead else None
         with self.lock:
             self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
-        command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate, in_flight)
+        command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate,
+                                     self.last_command if ahead else None)
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
         self.disagreement = info["disagreement"]
-        if self.plan_ahead:
+        if ahead:
             self.pending = command
         else:
             self.send(command, state)
+            self.pending = info["actions"][1] if self.plan_ahead and len(info["actions"]) > 1 else None
         self.publish_plan(info["plan_points"])
 
     def send(self, command: np.ndarray | None, state: np.ndarray | None) -> None:
@@ -264,8 +280,8 @@ class ControllerNode(CheckedNode):
         level = OK if self.mode in ("exploring", "pursuing the goal", "holding: no goal") and not late else WARN
         values = {"mode": self.mode, "model_version": self.model_version, "model_path": self.model_path,
                   "rejected_states": self.rejected, "plan_disagreement": f"{self.disagreement:.3g}"}
-        if latencies.size:
-            ages = np.array(self.state_ages) * 1000.0
+        ages = np.array(self.state_ages) * 1000.0
+        if latencies.size and ages.size:
             values.update({"plan_latency_p50_ms": f"{np.percentile(latencies, 50):.1f}",
                            "plan_latency_p99_ms": f"{np.percentile(latencies, 99):.1f}",
                            "state_age_p50_ms": f"{np.percentile(ages, 50):.1f}",

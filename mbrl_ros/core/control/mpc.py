@@ -75,8 +75,9 @@ class MPC:
         predicted, disagreement = rollout(self.model, state_t, plan[None], "expectation", with_disagreement=True)
         info["plan_points"] = self.task.plan_points(predicted[0])
         info["disagreement"] = float(disagreement.mean())
+        info["actions"] = plan.cpu().numpy().astype(float)
         info["latency"] = time.monotonic() - started
-        return plan[0].cpu().numpy().astype(float), info
+        return info["actions"][0], info
 
     def reset(self) -> None:
         """Forget the warm start, for a new goal."""
