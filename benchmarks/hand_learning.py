@@ -1,0 +1,151 @@
+"""How well does the learned MPC turn the hand's valve, from how much interaction? In-process (no
+ROS, the sim waits for each plan): the configured exploration moves the fingers for --explore
+seconds, an ensemble learns from that data, then --rounds rounds of random valve goals add MPC data
+and retrain it, as the demo's learning phase does. Finally the MPC is given --targets random valve
+angles, --target-seconds each.
+
+    .venv/bin/python benchmarks/hand_learning.py [--explore 60] [--rounds 5 --round-seconds 60] \\
+        [--targets 10] [--out hand_learning.json]
+
+Prints, per stage, the interaction used, how much of it turned the valve, the model's one-step
+error on the valve's angle, and at the end the final angle errors and the success rate (within
+0.1 rad, ROBEL's threshold); writes JSON. Planner, horizon, model and exploration come from
+config/hand.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from mbrl_ros.core.control.exploration import make_explorer
+from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
+from mbrl_ros.core.models.training import TrainConfig
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.planning.planners import PlannerConfig
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.sims import make_world
+from mbrl_ros.core.tasks import make_task
+
+
+class Hand:
+    """The hand's world stepped at the control rate, its state as the controller sees it."""
+
+    def __init__(self, spec: RobotSpec, sim: dict, dt: float):
+        self.world = make_world("hand_valve", spec, sim, sim["time_step"])
+        self.substeps = round(dt / self.world.time_step)
+        self.source = spec.state.sources[0]
+
+    def state(self) -> np.ndarray:
+        r = self.world.joint_readings()
+        return self.source.features(SimpleNamespace(name=r.names, position=r.position, velocity=r.velocity))
+
+    def run(self, policy, steps: int) -> Transitions:
+        """Follow `policy(state)` for `steps` control periods; the transitions it made."""
+        states, actions, next_states = [], [], []
+        state = self.state()
+        for _ in range(steps):
+            action = policy(state)
+            self.world.command(action)
+            self.world.step(self.substeps)
+            following = self.state()
+            states.append(state), actions.append(action), next_states.append(following)
+            state = following
+        return Transitions(np.array(states), np.array(actions), np.array(next_states))
+
+
+def joined(parts: list[Transitions]) -> Transitions:
+    return Transitions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("states", "actions", "next_states")))
+
+
+def valve_figures(data: Transitions, model, task) -> dict:
+    """How much of the data turned the valve, and the model's one-step error on its angle there."""
+    angle = lambda s: np.arctan2(s[:, task.sin], s[:, task.cos])  # noqa: E731
+    turned = np.abs(np.angle(np.exp(1j * (angle(data.next_states) - angle(data.states))))) > 0.01
+    with torch.no_grad():
+        mean, _ = model.predict(torch.as_tensor(data.states, dtype=torch.float32).expand(model.members, -1, -1),
+                                torch.as_tensor(data.actions, dtype=torch.float32).expand(model.members, -1, -1))
+    predicted = mean.mean(0).numpy()
+    error = np.abs(np.angle(np.exp(1j * (angle(predicted) - angle(data.next_states)))))
+    return {"transitions": len(data), "turning_share": float(turned.mean()),
+            "angle_error_mean_rad": float(error.mean()),
+            "angle_error_when_turning_rad": float(error[turned].mean()) if turned.any() else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--explore", type=float, default=60.0, help="seconds of exploration before the first model")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of MPC data and retraining")
+    parser.add_argument("--round-seconds", type=float, default=60.0)
+    parser.add_argument("--targets", type=int, default=10)
+    parser.add_argument("--target-seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="hand_learning.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    config = robot_config("hand")
+    params, trainer = node_parameters(config, "controller"), node_parameters(config, "trainer")
+    spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
+    task = make_task("turn_valve", spec, params)
+    hand = Hand(spec, node_parameters(config, "sim"), dt)
+    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(trainer["ensemble_members"],
+                                                                      trainer["hidden_units"], trainer["hidden_layers"]),
+                              TrainConfig(max_epochs=trainer["max_epochs"], patience=trainer["patience"],
+                                          seed=args.seed))
+    planner = PlannerConfig(horizon=params["horizon"], population=params["population"], elites=params["elites"],
+                            iterations=params["iterations"], initial_std=params.get("initial_std", 0.5))
+    steps = lambda seconds: round(seconds / dt)  # noqa: E731
+    explorer = make_explorer(params["exploration"], spec, params, dt, rng)
+    data = [hand.run(explorer, steps(args.explore))]
+    stages, mpc = [], None
+
+    def learn(stage: str) -> None:
+        nonlocal mpc
+        started = time.monotonic()
+        metrics = learner.train(joined(data))
+        figures = valve_figures(data[-1], learner.model, task)
+        stages.append({"stage": stage, "seconds": len(joined(data)) * dt, "nll": float(metrics["nll"]),
+                       "train_s": time.monotonic() - started, **figures})
+        print(f"{stage:10} {len(joined(data)) * dt:5.0f} s of interaction, NLL {metrics['nll']:6.2f}; newest data: "
+              f"{figures['turning_share']:.0%} turned the valve, one-step angle error "
+              f"{figures['angle_error_mean_rad']:.4f} rad", flush=True)
+        mpc = MPC(task, *spec.command_bounds, learner.model, planner, planner=params["planner"], seed=args.seed)
+
+    def pursue(goal: np.ndarray, seconds: float) -> Transitions:
+        mpc.reset()
+        return hand.run(lambda state: mpc.act(state, goal)[0], steps(seconds))
+
+    learn("explore")
+    for round_index in range(args.rounds):
+        goals = [task.random_goal(rng) for _ in range(max(1, round(args.round_seconds / args.target_seconds)))]
+        data.append(joined([pursue(goal, args.target_seconds) for goal in goals]))
+        learn(f"round {round_index + 1}")
+
+    finals = []
+    for _ in range(args.targets):
+        goal = task.random_goal(rng)
+        pursue(goal, args.target_seconds)
+        finals.append(task.error(hand.state(), goal))
+    success = float(np.mean(np.array(finals) <= task.success_threshold))
+    print(f"{args.targets} valve goals after {len(joined(data)) * dt / 60:.1f} min of interaction: final errors "
+          + " ".join(f"{e:.2f}" for e in finals) + f" rad; {success:.0%} within {task.success_threshold} rad")
+    Path(args.out).write_text(json.dumps({"stages": stages, "final_errors_rad": finals, "success_rate": success,
+                                          "interaction_s": len(joined(data)) * dt}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
