@@ -12,7 +12,9 @@ same model with and without real-time execution tells a model's faults from the 
 A plan setting is planner:population:iterations; the horizon, the rollout precision, the pilot and
 the ensemble come from the robot's config: config/drone.yaml (rotor commands), or
 config/drone_attitude.yaml with --robot drone_attitude (attitude setpoints).
-Prints, per setting, the plan latency against the 50 Hz deadline, crashes, the final error at each
+The loop is the controller node's: plans stop at its deadline (--no-deadline: never) and, with
+plan_ahead, each command is planned a period ahead. Prints, per setting, the plan latency against
+the 50 Hz deadline, crashes, the final error at each
 goal and the hold's RMS error, and writes JSON. The drone restarts in the air after a crash.
 """
 
@@ -74,13 +76,21 @@ def explore(flight: Flight, explorer, seconds: float, dt: float) -> Transitions:
     return Transitions(np.array(states), np.array(actions), np.array(next_states))
 
 
-def fly(flight: Flight, mpc: MPC, goal: np.ndarray, seconds: float, dt: float, latencies: list) -> np.ndarray:
-    """Pursue `goal`; the distance to it after each control period."""
+def fly(flight: Flight, mpc: MPC, goal: np.ndarray, seconds: float, dt: float, latencies: list,
+        deadline: float | None = None, plan_ahead: bool = False) -> np.ndarray:
+    """Pursue `goal` as the controller node does (plans cut at `deadline` s, and with `plan_ahead`
+    each command planned a period ahead and sent at the next step); the distance to it after each
+    control period."""
     mpc.reset()
-    errors = []
+    errors, pending = [], None
     for _ in range(round(seconds / dt)):
-        command, info = mpc.act(flight.state(), goal)
+        started = time.monotonic()
+        state = flight.state()
+        command, info = mpc.act(state, goal, None if deadline is None else started + deadline,
+                                pending if plan_ahead else None)
         latencies.append(info["latency"])
+        if plan_ahead:  # a fresh plan goes out at once and its second step next, as in the node
+            command, pending = (command, info["actions"][1]) if pending is None else (pending, command)
         flight.step(command)
         errors.append(np.linalg.norm(flight.state()[:3] - goal))
     return np.array(errors)
@@ -109,15 +119,16 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, help="hidden units (default: the config's trainer)")
     parser.add_argument("--layers", type=int, help="hidden layers (default: the config's trainer)")
     parser.add_argument("--model", help="fly this checkpoint instead of learning one from pilot data")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="torch threads (default: the controller's torch_threads)")
+    parser.add_argument("--no-deadline", action="store_true", help="let every plan finish all its iterations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="drone_learning.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-
     config = robot_config(args.robot)
     params, trainer = node_parameters(config, "controller"), node_parameters(config, "trainer")
+    args.threads = args.threads or params.get("torch_threads", 1)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
     args.hidden, args.layers = args.hidden or trainer["hidden_units"], args.layers or trainer["hidden_layers"]
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("fly_to", spec, params)
@@ -135,12 +146,14 @@ def main() -> None:
                   rollout_precision=params.get("rollout_precision", "float32"))
         flight.world.reset(goals[-1])
         flight.crashes, latencies = 0, []
-        finals = [float(fly(flight, mpc, goal, 8.0, dt, latencies)[-1]) for goal in goals]
-        hold = fly(flight, mpc, goals[-1], 8.0 + args.hold, dt, latencies)[round(8.0 / dt):]
+        loop = {"deadline": None if args.no_deadline else deadline_ms / 1e3, "plan_ahead": params["plan_ahead"]}
+        finals = [float(fly(flight, mpc, goal, 8.0, dt, latencies, **loop)[-1]) for goal in goals]
+        hold = fly(flight, mpc, goals[-1], 8.0 + args.hold, dt, latencies, **loop)[round(8.0 / dt):]
         row = {"planner": planner, "population": int(population), "iterations": int(iterations),
                "plan_p50_ms": float(np.median(latencies) * 1e3),
                "plan_p99_ms": float(np.percentile(latencies, 99) * 1e3),
-               "deadline_ms": deadline_ms, "crashes": flight.crashes, "goal_final_errors_m": finals,
+               "deadline_ms": None if args.no_deadline else deadline_ms, "crashes": flight.crashes,
+               "goal_final_errors_m": finals,
                "hold_rms_m": float(np.sqrt(np.mean(hold ** 2)))}
         rows.append(row)
         print(f"{setting:12} plan p50/p99 {row['plan_p50_ms']:6.1f}/{row['plan_p99_ms']:6.1f} ms (deadline "

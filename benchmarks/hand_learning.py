@@ -70,7 +70,8 @@ def joined(parts: list[Transitions]) -> Transitions:
 def valve_figures(data: Transitions, model, task) -> dict:
     """How much of the data turned the valve, and the model's one-step error on its angle there."""
     angle = lambda s: np.arctan2(s[:, task.sin], s[:, task.cos])  # noqa: E731
-    turned = np.abs(np.angle(np.exp(1j * (angle(data.next_states) - angle(data.states))))) > 0.01
+    turn = np.abs(np.angle(np.exp(1j * (angle(data.next_states) - angle(data.states)))))
+    turned = turn > 0.01
     with torch.no_grad():
         mean, _ = model.predict(torch.as_tensor(data.states, dtype=torch.float32).expand(model.members, -1, -1),
                                 torch.as_tensor(data.actions, dtype=torch.float32).expand(model.members, -1, -1))
@@ -78,7 +79,8 @@ def valve_figures(data: Transitions, model, task) -> dict:
     error = np.abs(np.angle(np.exp(1j * (angle(predicted) - angle(data.next_states)))))
     return {"transitions": len(data), "turning_share": float(turned.mean()),
             "angle_error_mean_rad": float(error.mean()),
-            "angle_error_when_turning_rad": float(error[turned].mean()) if turned.any() else None}
+            "angle_error_when_turning_rad": float(error[turned].mean()) if turned.any() else None,
+            "turn_when_turning_rad": float(turn[turned].mean()) if turned.any() else None}
 
 
 def main() -> None:
@@ -88,6 +90,8 @@ def main() -> None:
     parser.add_argument("--round-seconds", type=float, default=60.0)
     parser.add_argument("--targets", type=int, default=10)
     parser.add_argument("--target-seconds", type=float, default=10.0)
+    parser.add_argument("--batch-size", type=int, help="training minibatch (default: the trainer's config)")
+    parser.add_argument("--epochs", type=int, help="training epochs at most (default: the trainer's config)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="hand_learning.json")
@@ -101,10 +105,10 @@ def main() -> None:
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("turn_valve", spec, params)
     hand = Hand(spec, node_parameters(config, "sim"), dt)
-    learner = DynamicsLearner(spec.model_signature(), dt, ModelConfig(trainer["ensemble_members"],
-                                                                      trainer["hidden_units"], trainer["hidden_layers"]),
-                              TrainConfig(max_epochs=trainer["max_epochs"], patience=trainer["patience"],
-                                          seed=args.seed))
+    model = ModelConfig(trainer["ensemble_members"], trainer["hidden_units"], trainer["hidden_layers"])
+    training = TrainConfig(max_epochs=args.epochs or trainer["max_epochs"], patience=trainer["patience"],
+                           batch_size=args.batch_size or trainer.get("batch_size", 256), seed=args.seed)
+    learner = DynamicsLearner(spec.model_signature(), dt, model, training)
     planner = PlannerConfig(horizon=params["horizon"], population=params["population"], elites=params["elites"],
                             iterations=params["iterations"], initial_std=params.get("initial_std", 0.5))
     steps = lambda seconds: round(seconds / dt)  # noqa: E731
@@ -121,7 +125,8 @@ def main() -> None:
                        "train_s": time.monotonic() - started, **figures})
         print(f"{stage:10} {len(joined(data)) * dt:5.0f} s of interaction, NLL {metrics['nll']:6.2f}; newest data: "
               f"{figures['turning_share']:.0%} turned the valve, one-step angle error "
-              f"{figures['angle_error_mean_rad']:.4f} rad", flush=True)
+              f"{figures['angle_error_mean_rad']:.4f} rad ({figures['angle_error_when_turning_rad'] or 0:.3f} where it "
+              f"turned {figures['turn_when_turning_rad'] or 0:.3f})", flush=True)
         mpc = MPC(task, *spec.command_bounds, learner.model, planner, planner=params["planner"], seed=args.seed)
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
