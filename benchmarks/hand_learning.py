@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+import yaml
 
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.mpc import MPC
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--target-seconds", type=float, default=10.0)
     parser.add_argument("--batch-size", type=int, help="training minibatch (default: the trainer's config)")
     parser.add_argument("--epochs", type=int, help="training epochs at most (default: the trainer's config)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                        help="override a config value, e.g. sim.valve_friction=0.1 or controller.horizon=14")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="hand_learning.json")
@@ -101,10 +104,15 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
 
     config = robot_config("hand")
-    params, trainer = node_parameters(config, "controller"), node_parameters(config, "trainer")
+    sections = {name: node_parameters(config, name) for name in ("controller", "trainer", "sim")}
+    for assignment in args.set:
+        key, value = assignment.split("=", 1)
+        section, name = key.split(".", 1)
+        sections[section][name] = yaml.safe_load(value)
+    params, trainer = sections["controller"], sections["trainer"]
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("turn_valve", spec, params)
-    hand = Hand(spec, node_parameters(config, "sim"), dt)
+    hand = Hand(spec, sections["sim"], dt)
     model = ModelConfig(trainer["ensemble_members"], trainer["hidden_units"], trainer["hidden_layers"])
     training = TrainConfig(max_epochs=args.epochs or trainer["max_epochs"], patience=trainer["patience"],
                            batch_size=args.batch_size or trainer.get("batch_size", 256), seed=args.seed)
@@ -147,8 +155,8 @@ def main() -> None:
     success = float(np.mean(np.array(finals) <= task.success_threshold))
     print(f"{args.targets} valve goals after {len(joined(data)) * dt / 60:.1f} min of interaction: final errors "
           + " ".join(f"{e:.2f}" for e in finals) + f" rad; {success:.0%} within {task.success_threshold} rad")
-    Path(args.out).write_text(json.dumps({"stages": stages, "final_errors_rad": finals, "success_rate": success,
-                                          "interaction_s": len(joined(data)) * dt}, indent=2))
+    Path(args.out).write_text(json.dumps({"overrides": args.set, "stages": stages, "final_errors_rad": finals,
+                                          "success_rate": success, "interaction_s": len(joined(data)) * dt}, indent=2))
     print(f"wrote {args.out}")
 
 
