@@ -2,7 +2,8 @@
 
     ros2 launch mbrl_ros drone_sim.launch.py [gui:=true] [params_file:=/path/to/your.yaml]
 
-The same as robot_sim.launch.py with robot:=drone.
+The same as robot_sim.launch.py with robot:=drone; robot:=drone_attitude flies it with attitude
+setpoints on cmd_vel_legacy (config/drone_attitude.yaml).
 """
 
 import os

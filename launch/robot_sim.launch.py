@@ -1,5 +1,5 @@
 """A robot of this package learning in simulation: sim, logger, trainer and controller, all with
-config/<robot>.yaml (arm, drone or hand).
+config/<robot>.yaml (arm, drone, drone_attitude or hand).
 
     ros2 launch mbrl_ros robot_sim.launch.py robot:=drone [gui:=true] [params_file:=/path/to/your.yaml]
 
@@ -20,7 +20,7 @@ def generate_launch_description():
     robot = LaunchConfiguration("robot")
     params_file = LaunchConfiguration("params_file")
     arguments = [
-        DeclareLaunchArgument("robot", default_value="arm", description="arm, drone or hand"),
+        DeclareLaunchArgument("robot", default_value="arm", description="arm, drone, drone_attitude or hand"),
         DeclareLaunchArgument("params_file", description="parameters of every node",
                               default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config",
                                                                   [robot, ".yaml"]])),
