@@ -13,12 +13,30 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def cmd_up(args) -> int:
+class UsageError(Exception):
+    """A bad argument: the message says what is wrong and what would be right."""
+
+
+def params_file(args) -> Path:
+    """--params if given, else the robot's own config."""
     from .core.paths import robot_config
+
+    if getattr(args, "params", None):
+        if not Path(args.params).is_file():
+            raise UsageError(f"--params {args.params}: no such file")
+        return Path(args.params)
+    try:
+        return robot_config(args.robot)
+    except FileNotFoundError as error:
+        hint = "; or give a params file with --params" if hasattr(args, "params") else ""
+        raise UsageError(f"{error}{hint}") from None
+
+
+def cmd_up(args) -> int:
     from .launcher import Stack
 
     overrides = {"gui": True} if args.gui else {}
-    stack = Stack(Path(args.params) if args.params else robot_config(args.robot), overrides).start()
+    stack = Stack(params_file(args), overrides).start()
     print(f"started {', '.join(stack.processes)}; Ctrl-C stops them all")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -33,6 +51,7 @@ def cmd_up(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    params_file(argparse.Namespace(robot=args.robot))  # an unknown robot: a clear error, before any import
     from .demo import run_demo
 
     out = Path(args.out or f"mbrl_runs/{args.robot}_{time.strftime('%Y%m%d_%H%M%S')}")
@@ -45,6 +64,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
+    params_file(args)
     from .offline import train_from_bag
 
     try:
@@ -58,6 +78,7 @@ def cmd_train(args) -> int:
 def cmd_eval_model(args) -> int:
     import json
 
+    params_file(args)
     from .offline import eval_model
 
     try:
@@ -108,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.set_defaults(run=cmd_eval_model)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        parser.exit(2, f"mbrl-ros {args.command}: {error}\n")
 
 
 if __name__ == "__main__":

@@ -36,3 +36,19 @@ def test_truncated_checkpoint_is_rejected(tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="cannot read"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_a_checkpoint_holding_code_is_refused(tmp_path):
+    # A pickled object other than weights could run code when loaded: only weights are accepted.
+    path = tmp_path / "hostile.pt"
+    torch.save({"format": 1, "payload": Exploit()}, path)
+    with pytest.raises(CheckpointError, match="only weights are loaded, never code"):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+class Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch pwned",))

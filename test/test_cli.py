@@ -73,3 +73,27 @@ def test_train_says_clearly_when_there_is_no_recording(tmp_path, capsys):
     assert main(["train", "--bag", str(tmp_path), "--output", str(tmp_path / "m.pt")]) == 2
     assert "no rosbag2 recording" in capsys.readouterr().err
     assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("argv", [["up", "nosuchrobot"], ["demo", "nosuchrobot"],
+                                  ["train", "--bag", ".", "--robot", "nosuchrobot"]])
+def test_an_unknown_robot_is_named_with_the_robots_there_are(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert "no robot named 'nosuchrobot'" in error and "arm, drone" in error and "Traceback" not in error
+
+
+def test_a_missing_params_file_is_named(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["up", "arm", "--params", "/no/such/params.yaml"])
+    assert stop.value.code == 2 and "--params /no/such/params.yaml: no such file" in capsys.readouterr().err
+
+
+def test_eval_model_on_a_file_that_is_no_checkpoint_says_so(tmp_path, capsys):
+    text = tmp_path / "README.md"
+    text.write_text("# not a model\n")
+    assert main(["eval-model", "--checkpoint", str(text), "--bag", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "not a torch checkpoint file" in error and "weights_only" not in error

@@ -34,5 +34,15 @@ def find_shared_file(name: str, folder: str) -> Path:
     raise FileNotFoundError(f"{name!r} not found in {searched}")
 
 
+def robots() -> list[str]:
+    """The robots there are configs for, by name."""
+    return sorted({path.stem for share in share_directories() for path in (share / "config").glob("*.yaml")})
+
+
 def robot_config(robot: str) -> Path:
-    return find_shared_file(f"{robot}.yaml", "config")
+    """config/<robot>.yaml; an unknown robot's error names the robots there are."""
+    try:
+        return find_shared_file(f"{robot}.yaml", "config")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no robot named {robot!r}: the robots are {', '.join(robots())} "
+                                "(config/<robot>.yaml)") from None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -36,10 +38,20 @@ def save_checkpoint(path: str | Path, model: GaussianEnsemble, metadata: dict) -
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianEnsemble, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"cannot read checkpoint {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot read checkpoint {path}: not a torch checkpoint file (the trainer and "
+                              "`mbrl-ros train` write them)")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # missing, truncated, not a torch file, or unsafe content
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(f"refusing checkpoint {path}: it holds objects other than weights, and only weights "
+                              "are loaded, never code") from error
+    except Exception as error:  # truncated or corrupt
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupt ({first_line})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mbrl_ros checkpoint of format {FORMAT}")
     try:
