@@ -84,6 +84,30 @@ def test_controller_drops_bad_states_and_sends_the_safe_command(controller_alone
 
 
 @pytest.mark.timeout(120)
+def test_nan_velocities_are_estimated_from_positions_when_configured(ros, tmp_path):
+    # What joint_state_broadcaster sends for a velocity interface the hardware lacks: NaN.
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models"),
+                 "velocity_from_positions": True}
+    with Stack(robot_config("arm"), overrides, nodes=("controller",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("robot_stand_in")
+        state_pub = probe.create_publisher(JointState, "/joint_states", 10)
+        probe.spin_until(lambda: state_pub.get_subscription_count() > 1 and probe.commands, 20, "the controller",
+                         stack)
+        for step in range(75):
+            msg = joint_state(position=[q + 0.001 * step for q in HOME], velocity=[math.nan] * 7)
+            msg.header.stamp = probe.get_clock().now().to_msg()
+            state_pub.publish(msg)
+            probe.spin_for(0.02)
+        moving = [c for _, c in probe.commands[-10:]]
+        assert np.abs(moving).max() > 0.01, "the controller explores instead of refusing every message"
+        probe.spin_until(lambda: "mbrl_ros: controller" in probe.diagnostics, 3, "the controller's diagnostics")
+        assert int(probe.diagnostics["mbrl_ros: controller"]["rejected_states"]) <= 1, "only the first message"
+        assert stack.dead() == {}
+        probe.destroy_node()
+    assert "estimating it from positions" in (tmp_path / "logs" / "controller.log").read_text()
+
+
+@pytest.mark.timeout(120)
 def test_controller_survives_bad_goals_and_bad_checkpoints(controller_alone, tmp_path):
     stack, probe, state_pub = controller_alone
     goal_pub = probe.create_publisher(PoseStamped, "/mbrl/goal", 10)

@@ -196,3 +196,49 @@ def test_rotation_from_perturbed_6d_is_orthonormal_and_right_handed():
         assert_rotation(rebuilt)
         np.testing.assert_allclose(rebuilt[:, 0], columns[:3] / np.linalg.norm(columns[:3]))  # x is kept
         assert np.abs(rebuilt - r).max() < 0.15  # near the rotation it was perturbed from
+
+
+def stamped(names, position, velocity, seconds):
+    msg = joint_state(names, position, velocity)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(seconds), int(round((seconds % 1) * 1e9))
+    return msg
+
+
+def test_a_nan_velocity_is_estimated_from_positions_when_asked():
+    # joint_state_broadcaster fills an interface the hardware lacks with NaN.
+    source = JointStateSource("/joint_states", ["a", "b"], velocity_from_positions=True)
+    with pytest.raises(BadState, match="waiting for a second message"):
+        source.features(stamped(["b", "a"], [0.0, 1.0], [0.5, math.nan], 10.0))
+    features = source.features(stamped(["b", "a"], [0.1, 1.02], [0.5, math.nan], 10.01))
+    np.testing.assert_allclose(features, [1.02, 0.1, 2.0, 0.5])  # a estimated, b as reported
+    assert source.estimated == {"a"}
+
+
+def test_a_velocity_field_left_empty_is_estimated_too():
+    source = JointStateSource("/joint_states", ["a"], velocity_from_positions=True)
+    with pytest.raises(BadState):
+        source.features(stamped(["a"], [0.0], [], 1.0))
+    np.testing.assert_allclose(source.features(stamped(["a"], [-0.05], [], 1.1)), [-0.05, -0.5])
+
+
+def test_estimation_restarts_after_a_gap_or_a_stamp_that_goes_back():
+    source = JointStateSource("/joint_states", ["a"], velocity_from_positions=True, max_gap=0.5)
+    with pytest.raises(BadState):
+        source.features(stamped(["a"], [0.0], [math.nan], 1.0))
+    with pytest.raises(BadState):
+        source.features(stamped(["a"], [1.0], [math.nan], 2.0))  # 1 s later: too long ago to difference
+    with pytest.raises(BadState):
+        source.features(stamped(["a"], [1.0], [math.nan], 1.9))  # back in time
+
+
+def test_without_estimation_a_nan_velocity_is_still_refused():
+    source = JointStateSource("/joint_states", ["a"])
+    with pytest.raises(BadState, match="non-finite"):
+        source.features(stamped(["a"], [0.0], [math.nan], 1.0))
+    assert source.estimated == set()
+
+
+def test_a_nan_position_is_refused_even_when_velocities_are_estimated():
+    source = JointStateSource("/joint_states", ["a"], velocity_from_positions=True)
+    with pytest.raises(BadState, match="non-finite"):
+        source.features(stamped(["a"], [math.nan], [0.0], 1.0))

@@ -93,6 +93,9 @@ class CheckedNode(Node):
                                         "joints of objects in the JointState, such as an encoder's"),
             "continuous_joints": self.param("continuous_joints", ListOf(str),
                                             "joints whose angle the model sees as sin, cos"),
+            "velocity_from_positions": self.param(
+                "velocity_from_positions", False, "estimate a joint velocity the JointState lacks or gives as NaN "
+                "from the change in position (instead of refusing the message)"),
             "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),
             "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored "
                                            "and planned in, in `joints` order; empty: the middle of the limits"),

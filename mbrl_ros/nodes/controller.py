@@ -96,6 +96,7 @@ class ControllerNode(CheckedNode):
         self.hold = None  # the task's goal while none has been given
         self.pending = None  # with plan_ahead: the command planned for the next tick
         self.last_command: np.ndarray | None = None
+        self.said_estimated = False
         self.stamps: dict[str, float] = {}  # topic -> header stamp of its newest message
         self.latencies: deque = deque(maxlen=200)
         self.iterations: deque = deque(maxlen=200)  # planner iterations each plan finished by its deadline
@@ -131,6 +132,10 @@ class ControllerNode(CheckedNode):
                 self.rejected += 1
                 self.get_logger().warning(f"dropping {source.topic}: {error}", throttle_duration_sec=2.0)
                 return
+            if getattr(source, "estimated", None) and not self.said_estimated:
+                self.said_estimated = True
+                self.get_logger().info(f"{source.topic} has no velocity for {sorted(source.estimated)}: "
+                                       "estimating it from positions")
             stamp = msg.header.stamp
             with self.lock:
                 self.features[source.topic] = (features, time.monotonic())

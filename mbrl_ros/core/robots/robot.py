@@ -26,7 +26,8 @@ class RobotSpec:
     def from_params(cls, params: dict) -> "RobotSpec":
         """Parameters: urdf, joints, command_mode, command_topic, command_scale (joint modes) or
         command_low, command_high, safe_command (rotors, attitude); state_topic, object_joints,
-        continuous_joints (JointState), odom_topic (Odometry); workspace_center, workspace_span."""
+        continuous_joints, velocity_from_positions (JointState), odom_topic (Odometry);
+        workspace_center, workspace_span."""
         urdf = params["urdf"]
         joints = tuple(params.get("joints") or ())
         urdf_joints = read_urdf_joints(urdf)
@@ -128,7 +129,8 @@ def state_layout(params: dict, joints: tuple[str, ...]) -> StateLayout:
     state_joints = [*joints, *(params.get("object_joints") or ())]
     if state_joints:
         sources.append(JointStateSource(params.get("state_topic", "/joint_states"), state_joints,
-                                        params.get("continuous_joints") or ()))
+                                        params.get("continuous_joints") or (),
+                                        bool(params.get("velocity_from_positions", False))))
     if params.get("odom_topic"):
         sources.append(OdometrySource(params["odom_topic"]))
     return StateLayout(sources)

@@ -23,10 +23,16 @@ ODOMETRY = "nav_msgs/msg/Odometry"
 
 
 class JointStateSource:
+    """Joints of a JointState, matched by name. With `velocity_from_positions`, a velocity the
+    message lacks or gives as NaN (what joint_state_broadcaster sends for an interface the hardware
+    does not have) is the change in position since the previous message, over their stamps' gap;
+    until there is a previous message within `max_gap` s, messages are refused."""
+
     msgtype = JOINT_STATE
     invariant = ()  # features the dynamics do not depend on
 
-    def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = ()):
+    def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = (),
+                 velocity_from_positions: bool = False, max_gap: float = 0.5):
         unknown = set(continuous) - set(joints)
         if unknown:
             raise ValueError(f"continuous joints {sorted(unknown)} are not among the state's joints")
@@ -34,15 +40,32 @@ class JointStateSource:
         angles = [[f"{j}.sin", f"{j}.cos"] if j in self.continuous else [f"{j}.position"] for j in self.joints]
         self.names = [n for pair in angles for n in pair] + [f"{j}.velocity" for j in self.joints]
         self._wrapped = np.array([j in self.continuous for j in self.joints])
+        self.velocity_from_positions, self.max_gap = velocity_from_positions, max_gap
+        self.estimated: set[str] = set()  # joints whose velocity has been estimated so far
+        self._previous: tuple[float, np.ndarray] | None = None  # (stamp, positions)
 
     def features(self, msg) -> np.ndarray:
-        raw = state_vector(msg.name, msg.position, msg.velocity, self.joints)
-        if not self._wrapped.any():
-            return raw
+        raw = state_vector(msg.name, msg.position, msg.velocity, self.joints, self.velocity_from_positions)
         positions, velocities = np.split(raw, 2)
+        if self.velocity_from_positions:
+            velocities = self._fill_velocities(msg.header.stamp, positions, velocities)
+        if not self._wrapped.any():
+            return np.concatenate([positions, velocities])
         angles = [np.array([np.sin(p), np.cos(p)]) if wrapped else np.array([p])
                   for p, wrapped in zip(positions, self._wrapped)]
         return np.concatenate([*angles, velocities])
+
+    def _fill_velocities(self, stamp, positions: np.ndarray, velocities: np.ndarray) -> np.ndarray:
+        now, previous = stamp.sec + 1e-9 * stamp.nanosec, self._previous
+        self._previous = (now, positions)
+        missing = ~np.isfinite(velocities)
+        if not missing.any():
+            return velocities
+        if previous is None or not 0.0 < now - previous[0] <= self.max_gap:
+            raise BadState("velocities are estimated from positions: waiting for a second message "
+                           f"within {self.max_gap} s of the last")
+        self.estimated.update(j for j, m in zip(self.joints, missing) if m)
+        return np.where(missing, (positions - previous[1]) / (now - previous[0]), velocities)
 
 
 # A floating base's features, by name: position in the world, the body's x and y axes in the world
