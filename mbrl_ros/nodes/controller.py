@@ -17,8 +17,10 @@ from collections import deque
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
-from std_msgs.msg import Header, String
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import SetBool
 
+from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.mpc import MPC, PRECISIONS
 from ..core.data.bag import RESET_TOPIC
@@ -67,6 +69,10 @@ class ControllerNode(CheckedNode):
             iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)),
             initial_std=self.param("initial_std", 0.5, "first samples' spread, as a share of the command box's "
                                    "half-width", in_range(0.01, 2.0)))
+        self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
+                                           "above which the safe command goes out instead; 0: no limit", non_negative)
+        self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
+                                  "/diagnostics what would have been sent")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
         seed = self.param("seed", 0, "random seed", non_negative)
         self.mpc_options = dict(
@@ -104,7 +110,8 @@ class ControllerNode(CheckedNode):
         self.mode, self.rejected, self.disagreement = "waiting for state", 0, float("nan")
 
         self.command_type = message_class(spec.command.msgtype)
-        self.command_pub = self.create_publisher(self.command_type, spec.command.topic, COMMAND_QOS)
+        command_topic = spec.command.topic + ("/dry_run" if self.dry_run else "")
+        self.command_pub = self.create_publisher(self.command_type, command_topic, COMMAND_QOS)
         self.plan_pub = self.create_publisher(Path, "/mbrl/plan", 10)
         self.diagnostics = self.diagnostics_publisher()
         for source in spec.state.sources:
@@ -115,13 +122,23 @@ class ControllerNode(CheckedNode):
         reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
         self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
         self.episode_ended = threading.Event()
+        self.arming = Arming(self.param("start_enabled", False, "command the robot from the start; otherwise "
+                                        "wait for ~/enable"))
+        self.create_service(SetBool, "~/enable", self.on_enable)
+        self.create_subscription(Bool, self.param("estop_topic", "/mbrl/estop", "std_msgs/Bool: true disarms at "
+                                                  "once, until ~/enable is called again"), self.on_estop, COMMAND_QOS)
+        ready_topic = self.param("ready_topic", "", "std_msgs/Bool the robot publishes (transient local), such as "
+                                 "UR's robot_program_running: false disarms; empty: none")
+        self.robot_ready = True
+        if ready_topic:
+            self.create_subscription(Bool, ready_topic, self.on_ready, LATCHED_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
         self.stopping = threading.Event()
         self.control_thread = threading.Thread(target=self.control_loop, name="control", daemon=True)
         self.control_thread.start()
-        self.get_logger().info(f"{task_name} task, {spec.command_mode} commands on {spec.command.topic} "
+        self.get_logger().info(f"{task_name} task, {spec.command_mode} commands on {command_topic} "
                                f"at {self.control_rate:.0f} Hz, state {list(spec.state.topics)}, planning on "
-                               f"{self.device}")
+                               f"{self.device}; " + ("enabled" if self.arming.armed else "waiting for ~/enable"))
 
     # Inputs --------------------------------------------------------------------------------------
     def state_callback(self, source):
@@ -170,6 +187,29 @@ class ControllerNode(CheckedNode):
         self.model_version, self.model_path = int(metadata.get("version", 0)), msg.data
         self.get_logger().info(f"loaded model version {self.model_version} from {msg.data}")
 
+    def on_enable(self, request, response):
+        if request.data and not self.robot_ready:
+            response.success, response.message = False, "the robot is not ready: not enabled"
+        elif request.data:
+            self.arming.arm()
+            response.success, response.message = True, "enabled: commanding from the measured state"
+        else:
+            self.arming.disarm("disabled by ~/enable")
+            response.success, response.message = True, "disabled: safe command sent, then nothing"
+        self.get_logger().info(response.message)
+        return response
+
+    def on_estop(self, msg: Bool) -> None:
+        if msg.data and self.arming.armed:
+            self.arming.disarm("e-stop")
+            self.get_logger().warning("e-stop: disarmed until ~/enable is called again")
+
+    def on_ready(self, msg: Bool) -> None:
+        self.robot_ready = msg.data
+        if not msg.data and self.arming.armed:
+            self.arming.disarm("the robot is not ready")
+            self.get_logger().warning("the robot says it is not ready: disarmed")
+
     def on_episode_end(self, msg: Header) -> None:
         """The robot restarted (a crash, a reset): a plan made for the old episode must not go out."""
         self.episode_ended.set()
@@ -200,6 +240,14 @@ class ControllerNode(CheckedNode):
         state, age = self.newest_state(started)
         with self.lock:
             goal = self.goal
+        arming = self.arming.take()
+        if arming.just_disarmed:
+            self.send(self.spec.safe_command(state), state)  # a forward controller holds the last command
+        if not arming.armed:
+            self.mode, self.pending = f"disarmed: {arming.reason}", None
+            return
+        if arming.just_armed:
+            self.pending, self.planned_goal = None, None  # a fresh plan from the measured state
         if state is None or age > self.state_timeout:
             self.mode = "stale state: safe command" if state is not None else "waiting for state"
             if state is not None:
@@ -249,6 +297,10 @@ class ControllerNode(CheckedNode):
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
         self.disagreement = info["disagreement"]
+        if self.max_disagreement and self.disagreement > self.max_disagreement:
+            self.mode, self.pending = "plan too uncertain: safe command", None
+            self.send(self.spec.safe_command(state), state)
+            return
         if ahead:
             self.pending = command
         else:
@@ -282,9 +334,14 @@ class ControllerNode(CheckedNode):
     def publish_diagnostics(self) -> None:
         latencies = np.array(self.latencies) * 1000.0
         late = latencies.size and np.percentile(latencies, 99) > 1000.0 / self.control_rate
-        level = OK if self.mode in ("exploring", "pursuing the goal", "holding: no goal") and not late else WARN
-        values = {"mode": self.mode, "model_version": self.model_version, "model_path": self.model_path,
-                  "rejected_states": self.rejected, "plan_disagreement": f"{self.disagreement:.3g}"}
+        normal = self.mode in ("exploring", "pursuing the goal", "holding: no goal") or self.mode.startswith("disarmed")
+        level = OK if normal and not late else WARN
+        values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
+                  "model_path": self.model_path, "rejected_states": self.rejected,
+                  "plan_disagreement": f"{self.disagreement:.3g}"}
+        if self.dry_run:
+            would_send = self.last_command
+            values["dry_run_would_send"] = "nothing yet" if would_send is None else np.round(would_send, 4).tolist()
         ages = np.array(self.state_ages) * 1000.0
         if latencies.size and ages.size:
             values.update({"plan_latency_p50_ms": f"{np.percentile(latencies, 50):.1f}",

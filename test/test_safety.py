@@ -1,0 +1,143 @@
+"""The controller's safety layer: arming, e-stop, the robot's ready signal, dry run and the
+uncertainty gate. The controller runs alone over DDS; the test plays the arm."""
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import PoseStamped
+from probe import COMMAND_TOPIC, Probe
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64MultiArray, String
+from std_srvs.srv import SetBool
+
+from mbrl_ros.core.control.arming import Arming, ArmingStatus
+from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
+from mbrl_ros.core.models.training import TrainConfig
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.launcher import Stack
+from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
+
+JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
+HOME = [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]
+CONTROLLER = "mbrl_ros: controller"
+RATE = node_parameters(robot_config("arm"), "controller")["control_rate"]  # commands per second
+
+
+def test_arming_reports_each_change_once():
+    arming = Arming(armed=False)
+    assert arming.take() == ArmingStatus(False, "not enabled yet", False, False)
+    arming.arm()
+    assert arming.take() == ArmingStatus(True, "", True, False)
+    assert arming.take() == ArmingStatus(True, "", False, False), "a change is reported once"
+    arming.disarm("e-stop")
+    arming.disarm("a second reason")
+    assert arming.take() == ArmingStatus(False, "e-stop", False, True), "the first reason stands"
+    assert not arming.armed
+
+
+class ArmStandIn(Probe):
+    """Publishes the arm's joint states at 50 Hz while spinning; records the dry-run topic too."""
+
+    def __init__(self):
+        super().__init__("arm_stand_in")
+        self.state_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.dry_run: list[list[float]] = []
+        self.create_subscription(Float64MultiArray, COMMAND_TOPIC + "/dry_run",
+                                 lambda m: self.dry_run.append(list(m.data)), COMMAND_QOS)
+
+    def run_for(self, seconds: float) -> None:
+        for _ in range(int(seconds * 50)):
+            msg = JointState(name=JOINTS, position=HOME, velocity=[0.0] * 7)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self.state_pub.publish(msg)
+            self.spin_for(0.02)
+
+    def commands_during(self, seconds: float) -> list[list[float]]:
+        mark = len(self.commands)
+        self.run_for(seconds)
+        return [c for _, c in self.commands[mark:]]
+
+    def mode(self) -> str:
+        return self.diagnostics.get(CONTROLLER, {}).get("mode", "")
+
+
+def controller(tmp_path, **overrides):
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models"), **overrides}
+    return Stack(robot_config("arm"), overrides, nodes=("controller",), log_dir=tmp_path / "logs")
+
+
+def enable(robot: ArmStandIn, on: bool) -> SetBool.Response:
+    client = robot.create_client(SetBool, "/controller/enable")
+    assert client.wait_for_service(timeout_sec=10)
+    future = client.call_async(SetBool.Request(data=on))
+    robot.spin_until(future.done, 5, "~/enable")
+    return future.result()
+
+
+@pytest.mark.timeout(120)
+def test_disarmed_until_enabled_and_an_estop_stops_it(ros, tmp_path):
+    with controller(tmp_path, start_enabled=False, ready_topic="/robot_ready") as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        assert robot.commands_during(1.5) == [], "disarmed: nothing is published"
+        robot.spin_until(lambda: robot.mode().startswith("disarmed"), 3, "the disarmed mode in diagnostics")
+
+        assert enable(robot, True).success
+        moving = robot.commands_during(1.0)
+        assert len(moving) > 0.7 * RATE and np.abs(moving).max() > 0.01, "enabled: exploring at the control rate"
+
+        estop = robot.create_publisher(Bool, "/mbrl/estop", COMMAND_QOS)
+        estop.publish(Bool(data=True))
+        robot.run_for(0.3)
+        after = robot.commands_during(1.0)
+        assert after == [], "after the e-stop's one safe command, silence"
+        assert np.allclose(robot.commands[-1][1], 0.0), "the last command sent is the safe one"
+
+        ready = robot.create_publisher(Bool, "/robot_ready", LATCHED_QOS)
+        ready.publish(Bool(data=False))
+        robot.run_for(0.3)
+        refused = enable(robot, True)
+        assert not refused.success and "not ready" in refused.message
+        ready.publish(Bool(data=True))
+        robot.run_for(0.3)
+        assert enable(robot, True).success
+        assert len(robot.commands_during(1.0)) > 0.7 * RATE, "enabled again once the robot is ready"
+        assert stack.dead() == {}
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_dry_run_publishes_only_on_the_shadow_topic(ros, tmp_path):
+    with controller(tmp_path, dry_run=True, start_enabled=True) as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        robot.run_for(2.0)
+        assert robot.commands == [], "nothing on the real command topic"
+        assert len(robot.dry_run) > 1.4 * RATE and np.abs(robot.dry_run).max() > 0.01
+        robot.spin_until(lambda: isinstance(robot.diagnostics.get(CONTROLLER, {}).get("dry_run_would_send"), str),
+                         3, "what would have been sent, in diagnostics")
+        assert robot.diagnostics[CONTROLLER]["dry_run_would_send"].startswith("[")
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path):
+    params = node_parameters(robot_config("arm"), "controller")
+    spec = RobotSpec.from_params(params)
+    untrained = DynamicsLearner(spec.model_signature(), 1.0 / RATE, ModelConfig(2, 16, 1), TrainConfig())
+    path = untrained.save(tmp_path / "untrained.pt", {"nll": 0.0})
+    with controller(tmp_path, start_enabled=True, max_disagreement=1e-9) as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
+        goal = PoseStamped()
+        goal.header.frame_id = "panda_link0"
+        goal.pose.position.x, goal.pose.position.z = 0.4, 0.4
+        robot.create_publisher(PoseStamped, "/mbrl/goal", 10).publish(goal)
+        robot.run_for(2.0)
+        gated = robot.commands_during(1.0)
+        assert len(gated) > 0.7 * RATE and np.allclose(gated, 0.0), "the safe command, at the control rate"
+        robot.spin_until(lambda: robot.mode() == "plan too uncertain: safe command", 3, "the reason in diagnostics")
+        assert stack.dead() == {}
+        robot.destroy_node()
