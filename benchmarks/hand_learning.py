@@ -27,7 +27,7 @@ import yaml
 
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.mpc import MPC
-from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.data.transitions import Transitions, concatenate
 from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import node_parameters
@@ -65,7 +65,7 @@ class Hand:
 
 
 def joined(parts: list[Transitions]) -> Transitions:
-    return Transitions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("states", "actions", "next_states")))
+    return concatenate(parts, parts[0].states.shape[1], parts[0].actions.shape[1])
 
 
 def valve_figures(data: Transitions, model, task) -> dict:

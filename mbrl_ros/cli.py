@@ -68,7 +68,8 @@ def cmd_train(args) -> int:
     from .offline import train_from_bag
 
     try:
-        train_from_bag(Path(args.bag), Path(args.output), args.robot, Path(args.params) if args.params else None)
+        train_from_bag([Path(b) for b in args.bag], Path(args.output), args.robot,
+                       Path(args.params) if args.params else None)
     except (OSError, ValueError) as error:
         print(f"mbrl-ros train: {error}", file=sys.stderr)
         return 2
@@ -82,7 +83,7 @@ def cmd_eval_model(args) -> int:
     from .offline import eval_model
 
     try:
-        result = eval_model(Path(args.checkpoint), Path(args.bag), args.robot,
+        result = eval_model(Path(args.checkpoint), [Path(b) for b in args.bag], args.robot,
                             Path(args.params) if args.params else None, args.horizon, Path(args.plot))
     except (OSError, ValueError, RuntimeError) as error:
         print(f"mbrl-ros eval-model: {error}", file=sys.stderr)
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser("train", help="train a dynamics model from a rosbag2 recording")
-    train.add_argument("--bag", required=True, help="a rosbag2 folder, or a folder of them (MCAP or sqlite3)")
+    train.add_argument("--bag", required=True, action="append",
+                       help="a rosbag2 folder, or a folder of them (MCAP or sqlite3); repeat for more")
     train.add_argument("--robot", default="arm", help="robot whose config names joints, topics and rate")
     train.add_argument("--params", help="a params file instead of the robot's own")
     train.add_argument("--output", default="model.pt", help="checkpoint to write")
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
     evaluate = sub.add_parser("eval-model", help="prediction error and calibration of a checkpoint on a recording")
     evaluate.add_argument("--checkpoint", required=True)
-    evaluate.add_argument("--bag", required=True, help="a rosbag2 folder, or a folder of them")
+    evaluate.add_argument("--bag", required=True, action="append",
+                          help="a rosbag2 folder, or a folder of them; repeat for more")
     evaluate.add_argument("--robot", default="arm", help="robot whose config names the topics")
     evaluate.add_argument("--params", help="a params file instead of the robot's own")
     evaluate.add_argument("--horizon", type=int, default=10, help="longest open-loop prediction, in steps")

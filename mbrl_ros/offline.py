@@ -16,10 +16,12 @@ from .core.robots.robot import RobotSpec
 from .plotting import two_panels
 
 
-def read_transitions(bag: Path, spec: RobotSpec, params: dict, dt: float):
-    """Every recording under `bag` as transitions, saying what had to be skipped and why."""
+def read_transitions(bags: list[Path], spec: RobotSpec, params: dict, dt: float):
+    """Every recording under each of `bags` as transitions, saying what had to be skipped and why.
+    No transition spans two recordings."""
     data = RecordedData(spec.state, spec.command, dt, params.get("reset_topic", RESET_TOPIC))
-    data.add_path(bag)
+    for bag in bags:
+        data.add_path(bag)
     for path, reason in data.unreadable.items():
         print(f"skipped unreadable bag {path}: {reason}")
     for reason, count in data.rejected().items():
@@ -29,12 +31,13 @@ def read_transitions(bag: Path, spec: RobotSpec, params: dict, dt: float):
     return transitions
 
 
-def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Path | None = None) -> dict:
-    """Read every bag under `bag`, train as the trainer node would, and write a checkpoint."""
+def train_from_bag(bags: list[Path], output: Path, robot: str = "arm", params_file: Path | None = None) -> dict:
+    """Read every bag under each of `bags`, train as the trainer node would (on a GPU where there
+    is one), and write a checkpoint."""
     params = node_parameters(params_file or robot_config(robot), "trainer")
     spec = RobotSpec.from_params(params)
     dt = 1.0 / float(params.get("control_rate", 20.0))
-    transitions = read_transitions(bag, spec, params, dt)
+    transitions = read_transitions(bags, spec, params, dt)
     learner = DynamicsLearner(
         spec.model_signature(), dt,
         ModelConfig(params.get("ensemble_members", 5), params.get("hidden_units", 200), params.get("hidden_layers", 3)),
@@ -51,7 +54,7 @@ def train_from_bag(bag: Path, output: Path, robot: str = "arm", params_file: Pat
     return metrics
 
 
-def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Path | None = None,
+def eval_model(checkpoint: Path, bags: list[Path], robot: str = "arm", params_file: Path | None = None,
                horizon: int = 10, plot: Path | None = None) -> dict:
     """Prediction errors and calibration of a checkpoint on a recording, printed and plotted."""
     from .core.models.checkpoint import load_checkpoint
@@ -65,9 +68,9 @@ def eval_model(checkpoint: Path, bag: Path, robot: str = "arm", params_file: Pat
     problem = incompatibility(model, metadata, spec.model_signature(), dt) if dt > 0 else "has no time step"
     if problem:
         raise ValueError(f"{checkpoint} {problem}: not a model of the robot in {params_file or robot}")
-    transitions = read_transitions(bag, spec, params, dt)
+    transitions = read_transitions(bags, spec, params, dt)
     if len(transitions) == 0:
-        raise ValueError(f"no transitions for this robot in {bag}")
+        raise ValueError(f"no transitions for this robot in {', '.join(map(str, bags))}")
     result = evaluate_model(model, transitions, dt, horizon)
     names = spec.state.names
     last_k = max(result["k_step_rmse"], default=None)

@@ -97,3 +97,18 @@ def test_eval_model_on_a_file_that_is_no_checkpoint_says_so(tmp_path, capsys):
     assert main(["eval-model", "--checkpoint", str(text), "--bag", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "not a torch checkpoint file" in error and "weights_only" not in error
+
+
+def test_train_from_several_recordings_learns_from_all_of_them(tmp_path):
+    import numpy as np
+
+    for name, seed in (("a", 1), ("b", 2)):
+        record_linear_motion(tmp_path / name, ARM_JOINTS, seconds=8.0, rng=np.random.default_rng(seed))
+    sizes = {}
+    for label, bags in (("one", ["a"]), ("both", ["a", "b"])):
+        argv = ["train", "--output", str(tmp_path / f"{label}.pt")]
+        for bag in bags:
+            argv += ["--bag", str(tmp_path / bag)]
+        assert main(argv) == 0
+        sizes[label] = load_checkpoint(tmp_path / f"{label}.pt")[1]["metrics"]["train_size"]
+    assert sizes["both"] >= 1.9 * sizes["one"]

@@ -9,26 +9,33 @@ import numpy as np
 from ..robots.commands import CommandInterface
 from ..robots.state import StateLayout
 from .bag import RESET_TOPIC, RecordedSeries, closed_chunks, find_bags, read_series
-from .transitions import Transitions, build_transitions
+from .transitions import Transitions, build_transitions, concatenate
 
 
 class RecordedData:
-    """The robot's recorded series, from bags named up front or from chunks as they close."""
+    """The robot's recorded series, from bags named up front or from chunks as they close.
+
+    The bags of one recording (a folder given to add_path, or the logger's chunks) are one
+    timeline, so transitions span chunk boundaries; different recordings are kept apart, since
+    their clocks may overlap."""
 
     def __init__(self, layout: StateLayout, command: CommandInterface, dt: float, reset_topic: str = RESET_TOPIC):
         self.layout, self.command, self.dt, self.reset_topic = layout, command, dt, reset_topic
         self.series: dict[Path, RecordedSeries] = {}
+        self.recording: dict[Path, int] = {}  # bag -> which recording it belongs to
         self.unreadable: dict[Path, str] = {}
 
     def add_path(self, path: str | Path) -> list[Path]:
-        """Read a rosbag2 directory, or every bag in a folder of them; returns the bags read."""
-        return [b for b in find_bags(path) if self._read(b)]
+        """Read a rosbag2 directory, or every bag in a folder of them, as a recording of its own;
+        returns the bags read."""
+        recording = max(self.recording.values(), default=0) + 1
+        return [b for b in find_bags(path) if self._read(b, recording)]
 
     def refresh(self, directory: str | Path) -> list[Path]:
         """Read the chunks that closed since the last call; returns them."""
-        return [c for c in closed_chunks(directory) if self._read(c)]
+        return [c for c in closed_chunks(directory) if self._read(c, 0)]
 
-    def _read(self, bag: Path) -> bool:
+    def _read(self, bag: Path, recording: int) -> bool:
         """Read a bag not seen before. An unreadable one is remembered with the reason and skipped."""
         if bag in self.series or bag in self.unreadable:
             return False
@@ -37,10 +44,15 @@ class RecordedData:
         except Exception as error:  # corrupt or foreign files must not stop training on the rest
             self.unreadable[bag] = f"{type(error).__name__}: {error}"
             return False
+        self.recording[bag] = recording
         return True
 
     def transitions(self) -> Transitions:
-        parts = list(self.series.values())
+        recordings = sorted(set(self.recording.values()))
+        return concatenate([self._timeline([s for b, s in self.series.items() if self.recording[b] == r])
+                            for r in recordings], len(self.layout.names), self.command.dim)
+
+    def _timeline(self, parts: list[RecordedSeries]) -> Transitions:
         streams = [(np.concatenate([np.zeros(0), *(p.states[topic][0] for p in parts)]),
                     np.concatenate([np.zeros((0, len(self.layout.source(topic).names))),
                                     *(p.states[topic][1] for p in parts)]))

@@ -23,6 +23,15 @@ class Transitions:
                            None if self.times is None else self.times[index])
 
 
+def concatenate(parts: Sequence[Transitions], state_dim: int, action_dim: int) -> Transitions:
+    """One set of transitions from several; an empty one of these sizes when there are none."""
+    if not parts:
+        return Transitions(np.zeros((0, state_dim)), np.zeros((0, action_dim)), np.zeros((0, state_dim)), np.zeros(0))
+    times = None if any(p.times is None for p in parts) else np.concatenate([p.times for p in parts])
+    return Transitions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("states", "actions", "next_states")),
+                       times)
+
+
 def _interpolate(times: np.ndarray, values: np.ndarray, at: np.ndarray, max_gap: float):
     """Linear interpolation of `values` at times `at`, and which of them lie between two samples
     no more than `max_gap` from the query time."""
