@@ -3,11 +3,14 @@
 import pytest
 from bags import record_linear_motion
 from probe import Probe
+from std_msgs.msg import UInt8MultiArray
 
 from mbrl_ros.cli import main
-from mbrl_ros.core.models.checkpoint import load_checkpoint
+from mbrl_ros.core.models.checkpoint import digest, load_checkpoint
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
+from mbrl_ros.nodes.common import LATCHED_QOS
+from mbrl_ros.nodes.messages import checkpoint_payload
 
 ARM_JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 
@@ -27,12 +30,17 @@ def test_restarted_trainer_continues_numbering_and_keeps_old_checkpoints(ros, tm
                  "max_epochs": 5}
     with Stack(robot_config("arm"), overrides, nodes=("trainer",), log_dir=tmp_path / "logs") as stack:
         probe = Probe("trainer_probe")
-        probe.spin_until(lambda: probe.models, 90, "a checkpoint on /mbrl/model", stack)
+        sent = []
+        probe.create_subscription(UInt8MultiArray, "/mbrl/model_data", sent.append, LATCHED_QOS)
+        probe.spin_until(lambda: probe.models and sent, 90, "a checkpoint on /mbrl/model and /mbrl/model_data",
+                         stack)
         probe.destroy_node()
     expected = "model_0006.pt" if newest_is_corrupt else "model_0004.pt"
     assert probe.models[-1] == str(models / expected)
     _, metadata = load_checkpoint(models / expected)
     assert metadata["version"] == int(expected[6:10])
+    data, sha256 = checkpoint_payload(sent[-1])
+    assert data == (models / expected).read_bytes() and sha256 == digest(data), "the model itself, for another machine"
     for name, content in kept.items():
         assert (models / name).read_bytes() == content
     log = (tmp_path / "logs" / "trainer.log").read_text()

@@ -10,6 +10,7 @@ shutdown.
 
 from __future__ import annotations
 
+import pathlib
 import threading
 import time
 from collections import deque
@@ -17,14 +18,14 @@ from collections import deque
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
-from std_msgs.msg import Bool, Header, String
+from std_msgs.msg import Bool, Header, String, UInt8MultiArray
 from std_srvs.srv import SetBool
 
 from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.mpc import MPC, PRECISIONS
 from ..core.data.bag import RESET_TOPIC
-from ..core.models.checkpoint import CheckpointError, load_checkpoint
+from ..core.models.checkpoint import CheckpointError, digest, load_checkpoint, store_received
 from ..core.models.learner import incompatibility, torch_device
 from ..core.planning.planners import PLANNERS, PlannerConfig
 from ..core.planning.rollout import PROPAGATIONS
@@ -45,7 +46,7 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .messages import message_class
+from .messages import checkpoint_payload, message_class
 
 
 class ControllerNode(CheckedNode):
@@ -119,6 +120,10 @@ class ControllerNode(CheckedNode):
                                      STATE_QOS)
         self.create_subscription(message_class(self.task.goal_msgtype), "/mbrl/goal", self.on_goal, 10)
         self.create_subscription(String, "/mbrl/model", self.on_model, LATCHED_QOS)
+        checkpoints = self.param("checkpoint_dir", "~/.ros/mbrl_ros/models", "where the trainer writes checkpoints")
+        self.model_cache = pathlib.Path(checkpoints).expanduser() / "received"  # models that came as bytes
+        self.model_digest = ""  # SHA-256 of the model in use
+        self.create_subscription(UInt8MultiArray, "/mbrl/model_data", self.on_model_data, LATCHED_QOS)
         reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
         self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
         self.episode_ended = threading.Event()
@@ -171,21 +176,39 @@ class ControllerNode(CheckedNode):
         self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
 
     def on_model(self, msg: String) -> None:
+        self.load_model(msg.data)
+
+    def on_model_data(self, msg) -> None:
+        """A model sent as bytes (from a trainer on another machine): checked, kept, then loaded."""
         try:
-            model, metadata = load_checkpoint(msg.data, self.device)
-        except CheckpointError as error:
+            data, sha256 = checkpoint_payload(msg)
+            if sha256 != self.model_digest:
+                self.load_model(str(store_received(data, sha256, self.model_cache)))
+        except (ValueError, OSError, CheckpointError) as error:
+            self.get_logger().error(f"keeping the current model: {error}")
+
+    def load_model(self, path: str) -> None:
+        """Plan with the checkpoint at `path` if it can be read and fits this robot; one already in
+        use (the same model announced by path and sent as bytes) is not loaded twice."""
+        try:
+            file = pathlib.Path(path)
+            sha256 = digest(file.read_bytes()) if file.is_file() else ""
+            if sha256 and sha256 == self.model_digest:
+                return
+            model, metadata = load_checkpoint(path, self.device)
+        except (CheckpointError, OSError) as error:
             self.get_logger().error(f"keeping the current model: {error}")
             return
         problem = incompatibility(model, metadata, self.spec.model_signature(), 1.0 / self.control_rate)
         if problem:
-            self.get_logger().error(f"keeping the current model: {msg.data} {problem}")
+            self.get_logger().error(f"keeping the current model: {path} {problem}")
             return
         if self.mpc is None:
             self.mpc = MPC(self.task, *self.spec.command_bounds, model, **self.mpc_options)
         else:
             self.mpc.set_model(model)
-        self.model_version, self.model_path = int(metadata.get("version", 0)), msg.data
-        self.get_logger().info(f"loaded model version {self.model_version} from {msg.data}")
+        self.model_version, self.model_path, self.model_digest = int(metadata.get("version", 0)), path, sha256
+        self.get_logger().info(f"loaded model version {self.model_version} from {path}")
 
     def on_enable(self, request, response):
         if request.data and not self.robot_ready:

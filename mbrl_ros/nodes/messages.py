@@ -5,7 +5,7 @@ from __future__ import annotations
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, Header
+from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension, UInt8MultiArray
 
 from ..core.sims.base import BaseReadings, JointReadings
 
@@ -41,3 +41,21 @@ def odometry_message(readings: BaseReadings, stamp, frame: str, child_frame: str
     v.x, v.y, v.z = map(float, readings.linear_velocity)
     w.x, w.y, w.z = map(float, readings.angular_velocity)
     return msg
+
+
+def checkpoint_message(data: bytes, sha256: str) -> UInt8MultiArray:
+    """A checkpoint's bytes for /mbrl/model_data, with their SHA-256 as the dimension's label."""
+    msg = UInt8MultiArray(data=data)
+    msg.layout.dim = [MultiArrayDimension(label=f"sha256:{sha256}", size=len(data), stride=len(data))]
+    return msg
+
+
+def checkpoint_payload(msg: UInt8MultiArray) -> tuple[bytes, str]:
+    """The bytes and SHA-256 of a checkpoint message; ValueError if it does not say them."""
+    dims = msg.layout.dim
+    if len(dims) != 1 or not dims[0].label.startswith("sha256:"):
+        raise ValueError("a model message needs one layout dimension labelled sha256:<digest>")
+    data = bytes(msg.data)
+    if len(data) != dims[0].size:
+        raise ValueError(f"a model message of {len(data)} bytes says it has {dims[0].size}")
+    return data, dims[0].label.split(":", 1)[1]

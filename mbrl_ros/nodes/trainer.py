@@ -2,7 +2,8 @@
 
 Runs at a lower scheduling priority and trains in bounded slices, so the controller keeps its
 deadlines on a small machine. Each checkpoint is written atomically and its path is published on
-/mbrl/model (transient local: a controller that starts later still gets it).
+/mbrl/model (transient local: a controller that starts later still gets it), and its bytes with
+their SHA-256 on /mbrl/model_data, for a controller on another machine.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from std_msgs.msg import String
+from std_msgs.msg import String, UInt8MultiArray
 
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
-from ..core.models.checkpoint import CheckpointError
+from ..core.models.checkpoint import CheckpointError, digest
 from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
 from ..core.models.training import TrainConfig
 from .common import ERROR, LATCHED_QOS, OK, WARN, CheckedNode, in_range, non_negative, positive, run, set_torch_threads
+from .messages import checkpoint_message
 
 
 class TrainerNode(CheckedNode):
@@ -60,6 +62,7 @@ class TrainerNode(CheckedNode):
         self.trained_on = 0
         self.status = (WARN, "waiting for data", {})
         self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
+        self.model_data_pub = self.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
         self.diagnostics = self.diagnostics_publisher()
         self.create_timer(poll_period, self.on_poll)
         self.get_logger().info(f"learning from {self.data_dir}, checkpoints to {self.checkpoint_dir}")
@@ -106,6 +109,8 @@ class TrainerNode(CheckedNode):
             return
         self.trained_on = len(data)
         self.model_pub.publish(String(data=str(path)))
+        data = path.read_bytes()  # for a controller on another machine: the model itself, not a path
+        self.model_data_pub.publish(checkpoint_message(data, digest(data)))
         self.status = (OK, "model ready", {"validation_nll": f"{metrics['nll']:.3f}",
                                            "validation_mse": f"{metrics['mse']:.4f}"})
         self.get_logger().info(f"model {self.learner.version}: held-out NLL {metrics['nll']:.3f}, "

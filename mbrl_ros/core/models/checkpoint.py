@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -21,13 +22,31 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(path: str | Path, model: GaussianEnsemble, metadata: dict) -> Path:
     """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "model": model.config(), "state_dict": model.state_dict(), "metadata": metadata}
+    return _write_atomically(Path(path), lambda stream: torch.save(payload, stream))
+
+
+def digest(data: bytes) -> str:
+    """The SHA-256 of a checkpoint's bytes, as sent with them when a model travels over ROS."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def store_received(data: bytes, sha256: str, directory: str | Path) -> Path:
+    """Check a checkpoint that came as bytes against its digest and keep it as a file in
+    `directory`, named by the digest; load_checkpoint then checks what it holds."""
+    if digest(data) != sha256:
+        raise CheckpointError(f"received checkpoint of {len(data)} bytes does not match its SHA-256 "
+                              f"({sha256[:12]}...): damaged on the way, refused")
+    return _write_atomically(Path(directory).expanduser() / f"received_{sha256[:16]}.pt",
+                             lambda stream: stream.write(data))
+
+
+def _write_atomically(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
