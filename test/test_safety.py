@@ -10,10 +10,11 @@ from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
 from mbrl_ros.core.control.arming import Arming, ArmingStatus
+from mbrl_ros.core.control.limits import load_rate_limits
 from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import node_parameters
-from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.paths import find_shared_file, robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
@@ -140,4 +141,17 @@ def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path):
         assert len(gated) > 0.7 * RATE and np.allclose(gated, 0.0), "the safe command, at the control rate"
         robot.spin_until(lambda: robot.mode() == "plan too uncertain: safe command", 3, "the reason in diagnostics")
         assert stack.dead() == {}
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_exploring_commands_stay_within_the_arms_acceleration_limits(ros, tmp_path):
+    limits = load_rate_limits(find_shared_file("arm_joint_limits.yaml", "config"), tuple(JOINTS), "velocity")
+    with controller(tmp_path, start_enabled=True, joint_limits_file="arm_joint_limits.yaml") as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        commands = np.array(robot.commands_during(3.0))
+        assert len(commands) > 2 * RATE and np.abs(commands).max() > 0.1, "exploring"
+        changes = np.abs(np.diff(commands, axis=0))
+        assert np.all(changes <= limits.max_change / RATE + 1e-9), f"largest change {changes.max():.3f} rad/s"
         robot.destroy_node()

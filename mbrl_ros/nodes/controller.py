@@ -23,10 +23,12 @@ from std_srvs.srv import SetBool
 
 from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
+from ..core.control.limits import CommandLimiter, load_rate_limits
 from ..core.control.mpc import MPC, PRECISIONS
 from ..core.data.bag import RESET_TOPIC
 from ..core.models.checkpoint import CheckpointError, digest, load_checkpoint, store_received
 from ..core.models.learner import incompatibility, torch_device
+from ..core.paths import find_shared_file
 from ..core.planning.planners import PLANNERS, PlannerConfig
 from ..core.planning.rollout import PROPAGATIONS
 from ..core.robots.joint_state import BadState
@@ -72,6 +74,15 @@ class ControllerNode(CheckedNode):
                                    "half-width", in_range(0.01, 2.0)))
         self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
                                            "above which the safe command goes out instead; 0: no limit", non_negative)
+        limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "
+                                 "jerk limits bound how fast commands change; empty: none")
+        self.limiter = None
+        if limits_file:
+            try:
+                limits = load_rate_limits(find_shared_file(limits_file, "config"), spec.joints, spec.command_mode)
+            except (OSError, ValueError) as error:
+                raise ParameterError(f"joint_limits_file: {error}") from error
+            self.limiter = CommandLimiter(limits, 1.0 / self.control_rate)
         self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
                                   "/diagnostics what would have been sent")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
@@ -265,7 +276,7 @@ class ControllerNode(CheckedNode):
             goal = self.goal
         arming = self.arming.take()
         if arming.just_disarmed:
-            self.send(self.spec.safe_command(state), state)  # a forward controller holds the last command
+            self.send_safe(state)  # a forward controller holds the last command
         if not arming.armed:
             self.mode, self.pending = f"disarmed: {arming.reason}", None
             return
@@ -277,7 +288,7 @@ class ControllerNode(CheckedNode):
                 self.get_logger().warning(f"state is {age:.2f} s old: sending the safe command",
                                           throttle_duration_sec=2.0)
             self.pending = None
-            self.send(self.spec.safe_command(state), state)
+            self.send_safe(state)
             return
         if self.mpc is None:
             self.mode = "exploring"
@@ -290,7 +301,7 @@ class ControllerNode(CheckedNode):
         if goal is None:
             self.mode = "holding: no goal"
             self.pending = None
-            self.send(self.spec.safe_command(state), state)
+            self.send_safe(state)
             return
         self.mode = "pursuing the goal" if goal is not self.hold else "holding: no goal"
         self.pursue(state, goal, started)
@@ -322,7 +333,7 @@ class ControllerNode(CheckedNode):
         self.disagreement = info["disagreement"]
         if self.max_disagreement and self.disagreement > self.max_disagreement:
             self.mode, self.pending = "plan too uncertain: safe command", None
-            self.send(self.spec.safe_command(state), state)
+            self.send_safe(state)
             return
         if ahead:
             self.pending = command
@@ -331,16 +342,28 @@ class ControllerNode(CheckedNode):
             self.pending = info["actions"][1] if self.plan_ahead and len(info["actions"]) > 1 else None
         self.publish_plan(info["plan_points"])
 
-    def send(self, command: np.ndarray | None, state: np.ndarray | None) -> None:
-        """Publish a command, replaced by the safe one if it is not finite, and clamped to the limits."""
-        if command is not None and not np.all(np.isfinite(command)):
+    def send(self, command: np.ndarray, state: np.ndarray) -> None:
+        """Publish a command within the rate limits and the command bounds; the safe one instead if
+        it is not finite."""
+        if not np.all(np.isfinite(command)):
             self.get_logger().error("planner produced a non-finite command: sending the safe command",
                                     throttle_duration_sec=2.0)
-            command = self.spec.safe_command(state)
-        if command is None:
+            self.send_safe(state)
             return
-        self.last_command = self.spec.command.clamp(command)
-        self.command_pub.publish(self.spec.command.fill(self.command_type(), self.last_command))
+        self.publish(self.spec.command.clamp(self.limiter(command) if self.limiter else command), safe=False)
+
+    def send_safe(self, state: np.ndarray | None) -> None:
+        """The robot's safe command, never rate-limited; nothing while it is unknown (a position
+        hold before any state)."""
+        command = self.spec.safe_command(state)
+        if command is not None:
+            self.publish(self.spec.command.clamp(command), safe=True)
+
+    def publish(self, command: np.ndarray, safe: bool) -> None:
+        self.last_command = command
+        if self.limiter:
+            self.limiter.sent(command, safe)
+        self.command_pub.publish(self.spec.command.fill(self.command_type(), command))
 
     def publish_plan(self, points: np.ndarray) -> None:
         path = Path()
@@ -378,7 +401,7 @@ class ControllerNode(CheckedNode):
         self.stopping.set()
         self.control_thread.join(timeout=2.0)
         state, _ = self.newest_state(time.monotonic())
-        self.send(self.spec.safe_command(state), state)
+        self.send_safe(state)
         self.get_logger().info("stopping: sent the safe command")
 
 
