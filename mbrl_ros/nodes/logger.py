@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.data.bag import RESET_TOPIC, STORAGE, ChunkedBagWriter
-from .common import COMMAND_QOS, OK, RECORD_QOS, CheckedNode, one_of, positive, run
+from ..core.data.bag import RESET_TOPIC, STORAGE, WRITE_ERRORS, ChunkedBagWriter
+from .common import COMMAND_QOS, ERROR, OK, RECORD_QOS, CheckedNode, ParameterError, one_of, positive, run
 from .messages import message_class
 
 
@@ -25,8 +25,12 @@ class LoggerNode(CheckedNode):
         storage = self.param("storage", "mcap", "rosbag2 storage format", one_of(*STORAGE))
 
         topics = {**spec.state.topics, spec.command.topic: spec.command.msgtype, reset_topic: "std_msgs/msg/Header"}
-        self.writer = ChunkedBagWriter(directory, topics, chunk_seconds=chunk_seconds,
-                                       chunk_bytes=int(chunk_megabytes * 2**20), storage=storage)
+        try:
+            self.writer = ChunkedBagWriter(directory, topics, chunk_seconds=chunk_seconds,
+                                           chunk_bytes=int(chunk_megabytes * 2**20), storage=storage)
+        except WRITE_ERRORS as error:
+            raise ParameterError(f"data_dir {directory} cannot be written: {error}") from error
+        self.dropped, self.write_error = 0, ""
         for topic, msgtype in topics.items():
             qos = RECORD_QOS if topic in spec.state.topics else COMMAND_QOS
             self.create_subscription(message_class(msgtype), topic, self.recorder(topic), qos, raw=True)
@@ -37,20 +41,40 @@ class LoggerNode(CheckedNode):
 
     def recorder(self, topic: str):
         def record(data: bytes) -> None:
-            self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+            try:
+                self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+                self.write_error = ""
+            except WRITE_ERRORS as error:  # keep what is closed, keep trying
+                self.dropped += 1
+                self.on_write_error(error)
 
         return record
 
     def on_second(self) -> None:
         """Close a chunk on time even when no message arrives to trigger it."""
         if self.writer.open_seconds() >= self.chunk_seconds:
-            closed = self.writer.rotate()
-            self.get_logger().info(f"closed chunk {closed.name}")
-        self.diagnostics.publish(self.diagnostic(OK, "recording", {
-            "messages": self.writer.messages_written, "closed_chunks": len(self.writer.closed)}))
+            try:
+                closed = self.writer.rotate()
+                self.get_logger().info(f"closed chunk {closed.name}")
+            except WRITE_ERRORS as error:
+                self.on_write_error(error)
+        level, message = (ERROR, f"cannot record: {self.write_error}") if self.write_error else (OK, "recording")
+        self.diagnostics.publish(self.diagnostic(level, message, {
+            "messages": self.writer.messages_written, "closed_chunks": len(self.writer.closed),
+            "messages_lost": self.dropped}))
+
+    def on_write_error(self, error: Exception) -> None:
+        """A full disk, a vanished or unwritable folder: give up the open chunk and go on."""
+        self.write_error = str(error)
+        self.writer.abandon()
+        self.get_logger().error(f"cannot record: {error}; {self.dropped} messages lost so far, closed chunks are "
+                                "kept", throttle_duration_sec=5.0)
 
     def on_shutdown(self) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        except WRITE_ERRORS as error:
+            self.get_logger().error(f"the open chunk could not be closed: {error}")
         self.get_logger().info(f"closed; {len(self.writer.closed)} chunks, {self.writer.messages_written} messages")
 
 

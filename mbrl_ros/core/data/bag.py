@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from rosbags.highlevel import AnyReader
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
 from ..robots.commands import CommandInterface
@@ -22,6 +22,7 @@ from ..robots.state import StateLayout
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 ACTIVE_SUFFIX = ".active"
+WRITE_ERRORS = (OSError, WriterError)  # a full disk, a vanished or unwritable folder
 RESET_TOPIC = "/mbrl/reset"  # std_msgs/Header: an episode ended (a reset, a crash) at its stamp
 
 
@@ -76,6 +77,17 @@ class ChunkedBagWriter:
 
     def close(self) -> None:
         self.rotate()
+
+    def abandon(self) -> None:
+        """Give up the open chunk after a write failed (a full disk, a vanished folder): the next
+        write starts a new one. Closed chunks are untouched; the abandoned one stays `*.active`."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # it failed already; what matters is the next chunk
+                pass
+            self.index += 1
 
 
 def closed_chunks(directory: str | Path) -> list[Path]:
