@@ -28,20 +28,21 @@ def test_restarted_trainer_continues_numbering_and_keeps_old_checkpoints(ros, tm
         kept["model_0005.pt"] = b"half a checkpoint"
     overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(models), "min_transitions": 50,
                  "max_epochs": 5}
+    expected = models / ("model_0006.pt" if newest_is_corrupt else "model_0004.pt")
     with Stack(robot_config("arm"), overrides, nodes=("trainer",), log_dir=tmp_path / "logs") as stack:
         probe = Probe("trainer_probe")
         sent = []
         probe.create_subscription(UInt8MultiArray, "/mbrl/model_data", sent.append, LATCHED_QOS)
-        probe.spin_until(lambda: probe.models and sent, 90, "a checkpoint on /mbrl/model and /mbrl/model_data",
-                         stack)
+        probe.spin_until(lambda: str(expected) in probe.models and expected.exists()
+                         and any(checkpoint_payload(m)[0] == expected.read_bytes() for m in sent), 90,
+                         "the new checkpoint on /mbrl/model and /mbrl/model_data", stack)
         probe.destroy_node()
-    expected = "model_0006.pt" if newest_is_corrupt else "model_0004.pt"
-    assert probe.models[-1] == str(models / expected)
-    _, metadata = load_checkpoint(models / expected)
-    assert metadata["version"] == int(expected[6:10])
-    data, sha256 = checkpoint_payload(sent[-1])
-    assert data == (models / expected).read_bytes() and sha256 == digest(data), "the model itself, for another machine"
+    _, metadata = load_checkpoint(expected)
+    assert metadata["version"] == int(expected.name[6:10])
+    data, sha256 = next(checkpoint_payload(m) for m in sent if checkpoint_payload(m)[0] == expected.read_bytes())
+    assert sha256 == digest(data), "the model itself, with its digest, for another machine"
     for name, content in kept.items():
         assert (models / name).read_bytes() == content
     log = (tmp_path / "logs" / "trainer.log").read_text()
     assert ("starting a new model" in log) == newest_is_corrupt
+    assert ("continuing from" in log and "model_0003.pt, announced" in log) != newest_is_corrupt

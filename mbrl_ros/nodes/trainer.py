@@ -58,11 +58,11 @@ class TrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, 1.0 / control_rate, reset_topic)
         self.learner = DynamicsLearner(spec.model_signature(), 1.0 / control_rate, model, training,
                                        torch_device(device))
+        self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
+        self.model_data_pub = self.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
         self.continue_from_checkpoints()
         self.trained_on = 0
         self.status = (WARN, "waiting for data", {})
-        self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
-        self.model_data_pub = self.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
         self.diagnostics = self.diagnostics_publisher()
         self.create_timer(poll_period, self.on_poll)
         self.get_logger().info(f"learning from {self.data_dir}, checkpoints to {self.checkpoint_dir}")
@@ -75,7 +75,8 @@ class TrainerNode(CheckedNode):
             return
         try:
             self.learner.warm_start(existing[-1])
-            self.get_logger().info(f"continuing from {existing[-1]}")
+            self.announce(existing[-1])  # a controller restarted with this trainer gets the model at once
+            self.get_logger().info(f"continuing from {existing[-1]}, announced")
         except (CheckpointError, ValueError) as error:
             self.get_logger().warning(f"starting a new model: {error}")
         numbers = [int(p.stem.split("_")[-1]) for p in existing if p.stem.split("_")[-1].isdigit()]
@@ -108,13 +109,17 @@ class TrainerNode(CheckedNode):
             self.get_logger().error(f"training failed: {error}")
             return
         self.trained_on = len(data)
-        self.model_pub.publish(String(data=str(path)))
-        data = path.read_bytes()  # for a controller on another machine: the model itself, not a path
-        self.model_data_pub.publish(checkpoint_message(data, digest(data)))
+        self.announce(path)
         self.status = (OK, "model ready", {"validation_nll": f"{metrics['nll']:.3f}",
                                            "validation_mse": f"{metrics['mse']:.4f}"})
         self.get_logger().info(f"model {self.learner.version}: held-out NLL {metrics['nll']:.3f}, "
                                f"MSE {metrics['mse']:.4f} after {metrics['epoch']} epochs -> {path}")
+
+    def announce(self, path: Path) -> None:
+        """The checkpoint's path, and its bytes for a controller on another machine."""
+        self.model_pub.publish(String(data=str(path)))
+        data = path.read_bytes()
+        self.model_data_pub.publish(checkpoint_message(data, digest(data)))
 
 
 def main(args=None):
