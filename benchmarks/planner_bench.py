@@ -22,12 +22,12 @@ import torch
 
 from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.params import node_parameters
-from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.paths import robot_config, robots
 from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import rollout
 from mbrl_ros.core.robots.robot import RobotSpec
 
-ROBOTS = ("arm", "drone", "drone_attitude", "hand")
+ROBOTS = tuple(robots())
 
 
 def robot_problem(robot: str) -> dict:

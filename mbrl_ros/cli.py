@@ -33,10 +33,13 @@ def params_file(args) -> Path:
 
 
 def cmd_up(args) -> int:
-    from .launcher import Stack
+    from .launcher import NODES, Stack
 
+    if args.hardware and not args.params:
+        args.robot = f"{args.robot}_hardware"  # config/<robot>_hardware.yaml: the real robot's topics and safety
     overrides = {"gui": True} if args.gui else {}
-    stack = Stack(params_file(args), overrides).start()
+    nodes = tuple(n for n in NODES if n != "sim") if args.hardware else NODES
+    stack = Stack(params_file(args), overrides, nodes=nodes).start()
     print(f"started {', '.join(stack.processes)}; Ctrl-C stops them all")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -101,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("robot", help="robot name: config/<robot>.yaml")
     up.add_argument("--params", help="a params file instead of the robot's own")
     up.add_argument("--gui", action="store_true", help="open the PyBullet window")
+    up.add_argument("--hardware", action="store_true",
+                    help="a real robot: no sim, config/<robot>_hardware.yaml (or --params); the controller waits "
+                         "for ~/enable")
     up.set_defaults(run=cmd_up)
 
     demo = sub.add_parser("demo", help="learn a task from scratch and report the result")

@@ -112,3 +112,26 @@ def test_train_from_several_recordings_learns_from_all_of_them(tmp_path):
         assert main(argv) == 0
         sizes[label] = load_checkpoint(tmp_path / f"{label}.pt")[1]["metrics"]["train_size"]
     assert sizes["both"] >= 1.9 * sizes["one"]
+
+
+@pytest.mark.timeout(120)
+def test_up_hardware_starts_no_sim_and_the_controller_waits_to_be_enabled(ros, tmp_path):
+    params = tmp_path / "arm_hardware.yaml"
+    source = Path(__file__).resolve().parents[1] / "config" / "arm_hardware.yaml"
+    params.write_text(source.read_text().replace("~/.ros/mbrl_ros/arm_hardware", str(tmp_path)))
+    up = subprocess.Popen([sys.executable, "-m", "mbrl_ros.cli", "up", "arm", "--hardware", "--params", str(params)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    probe = Probe("up_probe")
+    try:
+        probe.spin_until(lambda: "mbrl_ros: controller" in probe.diagnostics, 60, "the controller's diagnostics")
+        assert len(children(up.pid)) == 3, "logger, trainer and controller: no sim"
+        probe.spin_for(1.0)
+        assert probe.states == [] and probe.commands == [], "no sim, and a controller not yet enabled"
+        assert probe.diagnostics["mbrl_ros: controller"]["mode"].startswith("disarmed")
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    finally:
+        probe.destroy_node()
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, output

@@ -81,11 +81,13 @@ def test_package_xml_is_format_3_and_declares_what_nodes_import():
 
 def test_every_robot_config_names_a_shipped_urdf():
     from mbrl_ros.core.params import node_parameters
+    from mbrl_ros.core.paths import robot_config, robots
     from mbrl_ros.core.robots.robot import RobotSpec
     from mbrl_ros.core.tasks import make_task
 
-    for config in (ROOT / "config").glob("*.yaml"):
-        params = node_parameters(config, "controller")
+    assert {"arm", "arm_hardware", "drone", "drone_attitude", "hand"} <= set(robots())
+    for robot in robots():
+        params = node_parameters(robot_config(robot), "controller")
         spec = RobotSpec.from_params(params)
         assert f"urdf/{spec.urdf}" in shipped_files()
         assert make_task(params["task"], spec, params).cost is not None

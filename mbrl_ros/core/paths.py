@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import yaml
+
 PACKAGE = "mbrl_ros"
 
 
@@ -35,8 +37,9 @@ def find_shared_file(name: str, folder: str) -> Path:
 
 
 def robots() -> list[str]:
-    """The robots there are configs for, by name."""
-    return sorted({path.stem for share in share_directories() for path in (share / "config").glob("*.yaml")})
+    """The robots there are configs for, by name: the YAML files in config/ with a controller."""
+    return sorted({path.stem for share in share_directories() for path in (share / "config").glob("*.yaml")
+                   if "controller" in (yaml.safe_load(path.read_text()) or {})})
 
 
 def robot_config(robot: str) -> Path:

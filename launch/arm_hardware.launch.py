@@ -1,0 +1,28 @@
+"""A real arm running ros2_control: logger, trainer and controller with config/arm_hardware.yaml, no sim.
+
+    ros2 launch mbrl_ros arm_hardware.launch.py [params_file:=/path/to/your_arm.yaml]
+    ros2 service call /controller/enable std_srvs/srv/SetBool "{data: true}"
+
+The controller publishes nothing until enabled. Remap topics in your copy of the params file.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "mbrl_ros"
+NODES = ("logger", "trainer", "controller")
+
+
+def generate_launch_description():
+    params_file = LaunchConfiguration("params_file")
+    arguments = [
+        DeclareLaunchArgument("params_file", description="parameters of every node",
+                              default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config",
+                                                                  "arm_hardware.yaml"])),
+    ]
+    nodes = [Node(package=PACKAGE, executable=name, name=name, output="screen", parameters=[params_file])
+             for name in NODES]
+    return LaunchDescription(arguments + nodes)
