@@ -4,8 +4,10 @@ What the robot is (state sources, command interface), the task (cost, goal messa
 exploration all come from parameters, so one node drives any robot its config describes. State comes
 in on best-effort subscriptions; planning runs in its own thread at a fixed rate, so a long plan
 never delays the newest state. The node owns the safety checks a forward command controller lacks:
-stale state, NaN and out-of-range commands give the safe command, and the safe command goes out on
-shutdown.
+it commands only while armed (~/enable, an e-stop topic, the robot's ready signal); stale state, NaN,
+and plans the ensemble disagrees on give the safe command; commands stay within the bounds and the
+rate limits; the safe command goes out on disarming and on shutdown; a dry run sends to a shadow
+topic only.
 """
 
 from __future__ import annotations
