@@ -30,13 +30,15 @@ def test_checkpoint_message_round_trips_and_says_its_size():
 
 
 @pytest.mark.timeout(120)
-def test_a_model_sent_as_bytes_is_checked_kept_and_loaded_once(ros, tmp_path):
+@pytest.mark.parametrize("topic", ["/mbrl/model_data", "/lab/arm2/model_data"])
+def test_a_model_sent_as_bytes_is_checked_kept_and_loaded_once(ros, tmp_path, topic):
     workstation = arm_checkpoint(tmp_path / "workstation" / "model_0001.pt")  # not a folder the robot sees
     data = workstation.read_bytes()
-    with controller(tmp_path, start_enabled=True, checkpoint_dir=str(tmp_path / "robot")) as stack:
+    with controller(tmp_path, start_enabled=True, checkpoint_dir=str(tmp_path / "robot"),
+                    model_data_topic=topic) as stack:
         robot = ArmStandIn()
         robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
-        model_data = robot.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
+        model_data = robot.create_publisher(UInt8MultiArray, topic, LATCHED_QOS)
         damaged = bytearray(data)
         damaged[len(data) // 2] ^= 0xFF
         model_data.publish(checkpoint_message(bytes(damaged), digest(data)))

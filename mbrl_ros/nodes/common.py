@@ -111,6 +111,12 @@ class CheckedNode(Node):
         except (OSError, ValueError, KeyError) as error:
             raise ParameterError(f"robot description: {error}") from error
 
+    def model_topics(self) -> tuple[str, str]:
+        """Where the trainer announces checkpoints: their path (String) and their bytes (UInt8MultiArray)."""
+        return (self.param("model_topic", "/mbrl/model", "std_msgs/String: the newest checkpoint's path"),
+                self.param("model_data_topic", "/mbrl/model_data",
+                           "std_msgs/UInt8MultiArray: the newest checkpoint's bytes, labelled sha256:<digest>"))
+
     def declare_all(self, parameters: dict) -> dict:
         """Declare a component's parameters (name -> (default, description)) and return their values."""
         return {name: self.param(name, default, description) for name, (default, description) in parameters.items()}

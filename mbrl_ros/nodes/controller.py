@@ -126,17 +126,20 @@ class ControllerNode(CheckedNode):
         self.command_type = message_class(spec.command.msgtype)
         command_topic = spec.command.topic + ("/dry_run" if self.dry_run else "")
         self.command_pub = self.create_publisher(self.command_type, command_topic, COMMAND_QOS)
-        self.plan_pub = self.create_publisher(Path, "/mbrl/plan", 10)
+        self.plan_pub = self.create_publisher(Path, self.param("plan_topic", "/mbrl/plan", "nav_msgs/Path: the "
+                                                               "predicted trajectory, for rviz"), 10)
         self.diagnostics = self.diagnostics_publisher()
         for source in spec.state.sources:
             self.create_subscription(message_class(source.msgtype), source.topic, self.state_callback(source),
                                      STATE_QOS)
-        self.create_subscription(message_class(self.task.goal_msgtype), "/mbrl/goal", self.on_goal, 10)
-        self.create_subscription(String, "/mbrl/model", self.on_model, LATCHED_QOS)
+        self.create_subscription(message_class(self.task.goal_msgtype), self.param("goal_topic", "/mbrl/goal",
+                                 "the task's goal message"), self.on_goal, 10)
+        model_topic, model_data_topic = self.model_topics()
+        self.create_subscription(String, model_topic, self.on_model, LATCHED_QOS)
         checkpoints = self.param("checkpoint_dir", "~/.ros/mbrl_ros/models", "where the trainer writes checkpoints")
         self.model_cache = pathlib.Path(checkpoints).expanduser() / "received"  # models that came as bytes
         self.model_digest = ""  # SHA-256 of the model in use
-        self.create_subscription(UInt8MultiArray, "/mbrl/model_data", self.on_model_data, LATCHED_QOS)
+        self.create_subscription(UInt8MultiArray, model_data_topic, self.on_model_data, LATCHED_QOS)
         reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
         self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
         self.episode_ended = threading.Event()

@@ -58,8 +58,9 @@ class TrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, 1.0 / control_rate, reset_topic)
         self.learner = DynamicsLearner(spec.model_signature(), 1.0 / control_rate, model, training,
                                        torch_device(device))
-        self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
-        self.model_data_pub = self.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
+        model_topic, model_data_topic = self.model_topics()
+        self.model_pub = self.create_publisher(String, model_topic, LATCHED_QOS)
+        self.model_data_pub = self.create_publisher(UInt8MultiArray, model_data_topic, LATCHED_QOS)
         self.continue_from_checkpoints()
         self.trained_on = 0
         self.status = (WARN, "waiting for data", {})
