@@ -50,6 +50,8 @@ def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, dron
     with Stack(robot_config("drone"), overrides, nodes=("sim", "logger", "controller"),
                log_dir=tmp_path / "logs") as stack:
         watcher.spin_until(lambda: len(watcher.rotor_commands) > 50, 30, "rotor commands", stack)
+        # The logger may start later than the controller on a busy machine: fly on once it records.
+        watcher.spin_until(lambda: closed_chunks(tmp_path / "data"), 30, "the logger's first chunk", stack)
         watcher.spin_for(4.0)
         assert watcher.rate(watcher.odometry, 3.0) >= 100, "odometry at 100 Hz or more"
         assert 40 <= watcher.rate(watcher.rotor_commands, 3.0) <= 55, "commands at the 50 Hz control rate"
@@ -83,7 +85,8 @@ def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, dron
     times, _ = series.states["/odom"]
     transitions = build_transitions([series.states["/odom"]], series.command_times, series.commands, 0.02,
                                     series.resets)
-    assert len(transitions) > 200
+    assert len(series.command_times) > 200, "several seconds of flight recorded"
+    assert len(transitions) >= 0.8 * len(series.command_times), "most commands give a transition"
     for reset_time in series.resets:
         crossing = (transitions.times < reset_time) & (transitions.times + 0.02 > reset_time)
         assert not crossing.any(), "no transition crosses an episode end"
