@@ -42,12 +42,13 @@ def test_a_model_sent_as_bytes_is_checked_kept_and_loaded_once(ros, tmp_path, to
         damaged = bytearray(data)
         damaged[len(data) // 2] ^= 0xFF
         model_data.publish(checkpoint_message(bytes(damaged), digest(data)))
-        robot.run_for(1.0)
+        robot.run_until(lambda: "does not match" in (tmp_path / "logs" / "controller.log").read_text(), 20,
+                        "the damaged model refused")
+        robot.run_until(lambda: robot.mode() != "", 10, "the controller's diagnostics")
         assert robot.mode() == "exploring", "damaged bytes are not loaded"
 
         model_data.publish(checkpoint_message(data, digest(data)))
-        robot.run_for(1.5)
-        robot.spin_until(lambda: robot.mode() == "holding: no goal", 3, "the model in use")
+        robot.run_until(lambda: robot.mode() == "holding: no goal", 20, "the model in use")
         kept = list((tmp_path / "robot" / "received").glob("*.pt"))
         assert len(kept) == 1 and kept[0].read_bytes() == data
 
