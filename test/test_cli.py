@@ -1,5 +1,6 @@
 """`mbrl-ros up` and `mbrl-ros train`, as a user runs them."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,18 +33,14 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
-@pytest.mark.timeout(120)
-def test_up_starts_every_node_and_ctrl_c_stops_them_all(ros, tmp_path):
-    params = tmp_path / "arm.yaml"
-    source = Path(__file__).resolve().parents[1] / "config" / "arm.yaml"
-    params.write_text(source.read_text().replace("~/.ros/mbrl_ros/arm", str(tmp_path)))
-    up = subprocess.Popen([sys.executable, "-m", "mbrl_ros.cli", "up", "arm", "--params", str(params)],
+@contextlib.contextmanager
+def mbrl_ros_up(*arguments):
+    """`mbrl-ros up ...` with a probe beside it; Ctrl-C at the end must stop it cleanly."""
+    up = subprocess.Popen([sys.executable, "-m", "mbrl_ros.cli", "up", *arguments],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     probe = Probe("up_probe")
     try:
-        probe.spin_until(lambda: len(probe.states) > 5 and len(probe.commands) > 5, 60, "the stack to run")
-        nodes = children(up.pid)
-        assert len(nodes) == 4
+        yield up, probe
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     finally:
@@ -51,6 +48,17 @@ def test_up_starts_every_node_and_ctrl_c_stops_them_all(ros, tmp_path):
         if up.poll() is None:
             up.kill()
     assert up.returncode == 0, output
+
+
+@pytest.mark.timeout(120)
+def test_up_starts_every_node_and_ctrl_c_stops_them_all(ros, tmp_path):
+    params = tmp_path / "arm.yaml"
+    source = Path(__file__).resolve().parents[1] / "config" / "arm.yaml"
+    params.write_text(source.read_text().replace("~/.ros/mbrl_ros/arm", str(tmp_path)))
+    with mbrl_ros_up("arm", "--params", str(params)) as (up, probe):
+        probe.spin_until(lambda: len(probe.states) > 5 and len(probe.commands) > 5, 60, "the stack to run")
+        nodes = children(up.pid)
+        assert len(nodes) == 4
     deadline = time.monotonic() + 5
     while any(alive(pid) for pid in nodes) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -120,19 +128,9 @@ def test_up_hardware_starts_no_sim_and_the_controller_waits_to_be_enabled(ros, t
     params = tmp_path / "arm_hardware.yaml"
     source = Path(__file__).resolve().parents[1] / "config" / "arm_hardware.yaml"
     params.write_text(source.read_text().replace("~/.ros/mbrl_ros/arm_hardware", str(tmp_path)))
-    up = subprocess.Popen([sys.executable, "-m", "mbrl_ros.cli", "up", "arm", "--hardware", "--params", str(params)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    probe = Probe("up_probe")
-    try:
+    with mbrl_ros_up("arm", "--hardware", "--params", str(params)) as (up, probe):
         probe.spin_until(lambda: "mbrl_ros: controller" in probe.diagnostics, 60, "the controller's diagnostics")
         assert len(children(up.pid)) == 3, "logger, trainer and controller: no sim"
         probe.spin_for(1.0)
         assert probe.states == [] and probe.commands == [], "no sim, and a controller not yet enabled"
         assert probe.diagnostics["mbrl_ros: controller"]["mode"].startswith("disarmed")
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=30)
-    finally:
-        probe.destroy_node()
-        if up.poll() is None:
-            up.kill()
-    assert up.returncode == 0, output
