@@ -50,8 +50,12 @@ def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, dron
     with Stack(robot_config("drone"), overrides, nodes=("sim", "logger", "controller"),
                log_dir=tmp_path / "logs") as stack:
         watcher.spin_until(lambda: len(watcher.rotor_commands) > 50, 30, "rotor commands", stack)
-        # The logger may start later than the controller on a busy machine: fly on once it records.
-        watcher.spin_until(lambda: closed_chunks(tmp_path / "data"), 30, "the logger's first chunk", stack)
+        # On a busy machine the logger may start, or discover the controller, late: fly on once its
+        # closed chunks hold commands.
+        def recorded_commands() -> int:
+            return len(read_series(closed_chunks(tmp_path / "data"), drone.state, drone.command).command_times)
+
+        watcher.spin_until(lambda: recorded_commands() > 20, 30, "commands in the logger's chunks", stack)
         watcher.spin_for(4.0)
         assert watcher.rate(watcher.odometry, 3.0) >= 100, "odometry at 100 Hz or more"
         assert 40 <= watcher.rate(watcher.rotor_commands, 3.0) <= 55, "commands at the 50 Hz control rate"
