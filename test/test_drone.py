@@ -53,7 +53,8 @@ def test_pilot_flies_the_drone_and_episode_ends_are_recorded(ros, tmp_path, dron
         # On a busy machine the logger may start, or discover the controller, late: fly on once its
         # closed chunks hold commands.
         def recorded_commands() -> int:
-            return len(read_series(closed_chunks(tmp_path / "data"), drone.state, drone.command).command_times)
+            chunks = closed_chunks(tmp_path / "data")
+            return len(read_series(chunks, drone.state, drone.command).command_times) if chunks else 0
 
         watcher.spin_until(lambda: recorded_commands() > 20, 30, "commands in the logger's chunks", stack)
         watcher.spin_for(4.0)

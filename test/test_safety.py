@@ -149,8 +149,13 @@ def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path):
         goal = PoseStamped()
         goal.header.frame_id = "panda_link0"
         goal.pose.position.x, goal.pose.position.z = 0.4, 0.4
-        robot.create_publisher(PoseStamped, "/mbrl/goal", 10).publish(goal)
-        robot.run_until(lambda: robot.mode() == "plan too uncertain: safe command", 20, "the reason in diagnostics")
+        goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
+
+        def gated() -> bool:
+            goal_pub.publish(goal)  # until the controller has it: a first message may precede discovery
+            return robot.mode() == "plan too uncertain: safe command"
+
+        robot.run_until(gated, 30, "the reason in diagnostics")
         gated = robot.next_commands(int(RATE))
         assert np.allclose(gated, 0.0), "the safe command, at every tick"
         assert stack.dead() == {}
