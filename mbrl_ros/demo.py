@@ -28,12 +28,10 @@ from .core.paths import robot_config
 from .core.robots.joint_state import BadState
 from .core.robots.robot import RobotSpec
 from .core.tasks import make_task
-from .launcher import Stack
+from .launcher import NODES, Stack
 from .nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS
 from .nodes.messages import message_class
 from .plotting import two_panels
-
-NODES = ("sim", "logger", "trainer", "controller")  # whose final diagnostics the summary keeps
 
 
 class DemoUser(Node):

@@ -28,7 +28,12 @@ from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.limits import CommandLimiter, load_rate_limits
 from ..core.control.mpc import MPC, PRECISIONS
 from ..core.data.bag import RESET_TOPIC
-from ..core.models.checkpoint import CheckpointError, digest, load_checkpoint, store_received
+from ..core.models.checkpoint import (
+    CheckpointError,
+    digest,
+    load_checkpoint,
+    store_received,
+)
 from ..core.models.learner import incompatibility, torch_device
 from ..core.paths import find_shared_file
 from ..core.planning.planners import PLANNERS, PlannerConfig
@@ -170,7 +175,7 @@ class ControllerNode(CheckedNode):
                 self.rejected += 1
                 self.get_logger().warning(f"dropping {source.topic}: {error}", throttle_duration_sec=2.0)
                 return
-            if getattr(source, "estimated", None) and not self.said_estimated:
+            if source.estimated and not self.said_estimated:
                 self.said_estimated = True
                 self.get_logger().info(f"{source.topic} has no velocity for {sorted(source.estimated)}: "
                                        "estimating it from positions")
@@ -199,16 +204,17 @@ class ControllerNode(CheckedNode):
         try:
             data, sha256 = checkpoint_payload(msg)
             if sha256 != self.model_digest:
-                self.load_model(str(store_received(data, sha256, self.model_cache)))
+                self.load_model(str(store_received(data, sha256, self.model_cache)), sha256)
         except (ValueError, OSError, CheckpointError) as error:
             self.get_logger().error(f"keeping the current model: {error}")
 
-    def load_model(self, path: str) -> None:
-        """Plan with the checkpoint at `path` if it can be read and fits this robot; one already in
-        use (the same model announced by path and sent as bytes) is not loaded twice."""
+    def load_model(self, path: str, sha256: str = "") -> None:
+        """Plan with the checkpoint at `path` (its SHA-256 if known) if it can be read and fits this
+        robot; one already in use (the same model announced by path and sent as bytes) is not
+        loaded twice."""
         try:
             file = pathlib.Path(path)
-            sha256 = digest(file.read_bytes()) if file.is_file() else ""
+            sha256 = sha256 or (digest(file.read_bytes()) if file.is_file() else "")
             if sha256 and sha256 == self.model_digest:
                 return
             model, metadata = load_checkpoint(path, self.device)

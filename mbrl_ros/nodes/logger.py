@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.data.bag import RESET_TOPIC, STORAGE, WRITE_ERRORS, ChunkedBagWriter
-from .common import COMMAND_QOS, ERROR, OK, RECORD_QOS, CheckedNode, ParameterError, one_of, positive, run
+from .common import (
+    COMMAND_QOS,
+    ERROR,
+    OK,
+    RECORD_QOS,
+    CheckedNode,
+    ParameterError,
+    one_of,
+    positive,
+    run,
+)
 from .messages import message_class
 
 

@@ -23,7 +23,16 @@ from ..core.data.bag import RESET_TOPIC
 from ..core.robots.commands import BadCommand
 from ..core.robots.state import JOINT_STATE, ODOMETRY
 from ..core.sims import WORLDS, make_world
-from .common import COMMAND_QOS, OK, WARN, CheckedNode, ParameterError, in_range, one_of, run
+from .common import (
+    COMMAND_QOS,
+    OK,
+    WARN,
+    CheckedNode,
+    ParameterError,
+    in_range,
+    one_of,
+    run,
+)
 from .messages import joint_state_message, message_class, odometry_message
 
 

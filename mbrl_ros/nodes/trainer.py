@@ -18,7 +18,18 @@ from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import CheckpointError, digest
 from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
 from ..core.models.training import TrainConfig
-from .common import ERROR, LATCHED_QOS, OK, WARN, CheckedNode, in_range, non_negative, positive, run, set_torch_threads
+from .common import (
+    ERROR,
+    LATCHED_QOS,
+    OK,
+    WARN,
+    CheckedNode,
+    in_range,
+    non_negative,
+    positive,
+    run,
+    set_torch_threads,
+)
 from .messages import checkpoint_message
 
 

@@ -80,6 +80,7 @@ BASE_RATES = ("base.wx", "base.wy", "base.wz")
 class OdometrySource:
     msgtype = ODOMETRY
     invariant = BASE_POSITION  # a free-flying body's dynamics do not depend on where it is
+    estimated: frozenset = frozenset()  # odometry brings every velocity it needs
     names = [*BASE_POSITION, *BASE_X_AXIS, *BASE_Y_AXIS, *BASE_VELOCITY, *BASE_RATES]
 
     def __init__(self, topic: str):

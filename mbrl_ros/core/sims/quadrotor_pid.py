@@ -15,7 +15,13 @@ import math
 import numpy as np
 
 from .base import BaseReadings
-from .quadrotor import GRAVITY, QuadrotorParams, euler_zyx, rotation_matrix, wrap_degrees
+from .quadrotor import (
+    GRAVITY,
+    QuadrotorParams,
+    euler_zyx,
+    rotation_matrix,
+    wrap_degrees,
+)
 
 
 def vee(matrix: np.ndarray) -> np.ndarray:

@@ -6,7 +6,13 @@ import numpy as np
 import torch
 
 from ..params import ListOf
-from ..robots.state import BASE_POSITION, BASE_RATES, BASE_VELOCITY, BASE_X_AXIS, BASE_Y_AXIS
+from ..robots.state import (
+    BASE_POSITION,
+    BASE_RATES,
+    BASE_VELOCITY,
+    BASE_X_AXIS,
+    BASE_Y_AXIS,
+)
 from .task import PositionGoalTask
 
 
