@@ -28,8 +28,13 @@ def test_nodes_log_learn_load_and_reach(ros, tmp_path, arm, arm_params):
     task = ReachTask(arm, arm_params)
     with Stack(robot_config("arm"), overrides, log_dir=tmp_path / "logs") as stack:
         probe.spin_until(lambda: len(probe.states) > 10, 30, "joint states", stack)
-        probe.spin_until(lambda: len(probe.commands) > 20, 30, "exploration commands", stack)
-        assert np.abs([c for _, c in probe.commands[-20:]]).max() > 0.01, "exploring means moving"
+        # The controller sends its safe command until it has state of its own; on a busy machine
+        # its subscription may match a while after ours.
+        probe.spin_until(lambda: probe.diagnostics.get("mbrl_ros: controller", {}).get("mode") == "exploring", 30,
+                         "the controller exploring", stack)
+        mark = len(probe.commands)
+        probe.spin_until(lambda: len(probe.commands) - mark > 20, 30, "exploration commands", stack)
+        assert np.abs([c for _, c in probe.commands[mark:]]).max() > 0.01, "exploring means moving"
 
         probe.spin_until(lambda: probe.models, 120, "a model on /mbrl/model", stack)
         model, metadata = load_checkpoint(probe.models[-1])
