@@ -48,8 +48,18 @@ def test_logger_survives_its_folder_vanishing_and_keeps_recording(ros, tmp_path,
         probe = Probe("logger_probe")
         probe.spin_until(lambda: len(closed_chunks(data)) >= 2, 60, "two closed chunks", stack)
         before = set(closed_chunks(data))
-        for _ in range(2):  # the logger may be creating a file meanwhile
-            shutil.rmtree(data, ignore_errors=True)
+
+        def failures() -> int:
+            return int(probe.diagnostics.get("mbrl_ros: logger", {}).get("write_failures", 0))
+
+        for _ in range(5):  # remove the folder while a chunk is open in it, until a write fails
+            probe.spin_until(lambda: list(data.glob("*.active")), 10, "an open chunk", stack)
+            for _ in range(2):  # the logger may be creating a file meanwhile
+                shutil.rmtree(data, ignore_errors=True)
+            probe.spin_for(2.5)
+            if failures():
+                break
+        assert failures() > 0, "the logger noticed"
         probe.spin_until(lambda: data.exists() and len(set(closed_chunks(data)) - before) >= 2, 30,
                          "new chunks once the folder can be written again", stack)
         assert stack.dead() == {}

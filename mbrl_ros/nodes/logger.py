@@ -40,7 +40,7 @@ class LoggerNode(CheckedNode):
                                            chunk_bytes=int(chunk_megabytes * 2**20), storage=storage)
         except WRITE_ERRORS as error:
             raise ParameterError(f"data_dir {directory} cannot be written: {error}") from error
-        self.dropped, self.write_error = 0, ""
+        self.dropped, self.failures, self.write_error = 0, 0, ""
         for topic, msgtype in topics.items():
             qos = RECORD_QOS if topic in spec.state.topics else COMMAND_QOS
             self.create_subscription(message_class(msgtype), topic, self.recorder(topic), qos, raw=True)
@@ -71,10 +71,11 @@ class LoggerNode(CheckedNode):
         level, message = (ERROR, f"cannot record: {self.write_error}") if self.write_error else (OK, "recording")
         self.diagnostics.publish(self.diagnostic(level, message, {
             "messages": self.writer.messages_written, "closed_chunks": len(self.writer.closed),
-            "messages_lost": self.dropped}))
+            "messages_lost": self.dropped, "write_failures": self.failures}))
 
     def on_write_error(self, error: Exception) -> None:
         """A full disk, a vanished or unwritable folder: give up the open chunk and go on."""
+        self.failures += 1
         self.write_error = str(error)
         self.writer.abandon()
         self.get_logger().error(f"cannot record: {error}; {self.dropped} messages lost so far, closed chunks are "
