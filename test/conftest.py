@@ -26,6 +26,17 @@ def arm(arm_params) -> RobotSpec:
     return RobotSpec.from_params(arm_params)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran nodes shows the end of each node's log (its `tmp_path/logs`), so that a
+    failure on CI, whose temporary folders are gone, can be read from its output."""
+    outcome = yield
+    report = outcome.get_result()
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and tmp_path is not None:
+        for log in sorted((tmp_path / "logs").glob("*.log")):
+            report.sections.append((f"node log {log.name}", "".join(log.read_text().splitlines(True)[-30:])))
+
 
 @pytest.fixture(scope="session")
 def ros():

@@ -1,3 +1,5 @@
+import collections
+
 import numpy as np
 import pytest
 
@@ -40,18 +42,20 @@ def drone_params():
     return node_parameters(robot_config("drone"), "controller")
 
 
-def fly(params, seed, seconds=60.0):
-    """The pilot flies the simulated drone; the crash reasons, positions (T, 3) and commands (T, 4)."""
+def fly(params, seed, seconds=60.0, state_delay=0):
+    """The pilot flies the simulated drone, seeing each state `state_delay` control periods late (as
+    over ROS on a busy machine); the crash reasons, positions (T, 3) and commands (T, 4)."""
     spec = RobotSpec.from_params(params)
     world = make_world("quadrotor", spec, node_parameters(robot_config("drone"), "sim"), PHYSICS_DT)
     explorer = make_explorer("pilot", spec, params, CONTROL_DT, np.random.default_rng(seed))
     substeps = round(CONTROL_DT / PHYSICS_DT)
     crashes, positions, commands = [], [], []
+    seen = collections.deque(maxlen=state_delay + 1)
     try:
         for _ in range(round(seconds / CONTROL_DT)):
             r = world.base_readings()
-            command = explorer(OdometrySource.from_pose(r.position, r.orientation, r.linear_velocity,
-                                                        r.angular_velocity))
+            seen.append(OdometrySource.from_pose(r.position, r.orientation, r.linear_velocity, r.angular_velocity))
+            command = explorer(seen[0])
             world.command(command)
             reason = world.step(substeps)
             if reason:
@@ -89,3 +93,10 @@ def test_pilot_explores_safely_with_the_configured_noise(drone_params, seed):
     assert_pilot_flight(drone_params, *flight)
     white = fly({**drone_params, "pilot_smoothing": 0.0}, seed)[2]
     assert lag_one(flight[2]) > lag_one(white) + 0.2, "smooth noise: smoother commands than white noise gives"
+
+
+def test_pilot_flies_safely_when_it_sees_the_state_a_control_period_late(drone_params):
+    """Over ROS the state a command is computed from is some milliseconds old. The pilot's attitude
+    loop keeps flying with a whole period (20 ms) of extra delay. With two it crashes within seconds:
+    the limit of a 50 Hz attitude loop over ROS, where a Crazyflie closes it onboard at 500 Hz."""
+    assert_pilot_flight(drone_params, *fly(drone_params, seed=0, state_delay=1))

@@ -80,7 +80,9 @@ class PilotExplorer:
     """A safety pilot for a drone with no model yet. A cascaded PID that knows the drone's mass and
     coefficients (from its URDF: the learned model and the planner never see them) flies between
     random waypoints in a box, and smooth noise on its commands makes the data rich in actions. The
-    noise fades as the drone tilts towards `pilot_max_tilt`, so that the pilot can always recover."""
+    noise fades as the drone tilts towards `pilot_max_tilt`, so that the pilot can always recover.
+    With rotor commands it closes the attitude loop at the control rate through ROS: it flies with
+    the state a control period late, and crashes with two periods of delay (a stalled process)."""
 
     PARAMETERS = {
         "pilot_center": ([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
