@@ -178,6 +178,9 @@ def arm_params_with(tmp_path, sections: dict) -> str:
     ("controller", "control_rate", "fast"),
     ("sim", "initial_positions", "[a, b, c, d, e, f, g]"),
     ("trainer", "ensemble_members", "2.5"),
+    ("controller", "position_margin", "2.0"),
+    ("controller", "ee_box_link", "no_such_link"),
+    ("controller", "ee_box_high", "[1.0, 1.0]"),
 ])
 def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, value):
     params = arm_params_with(tmp_path, {node: {parameter: yaml.safe_load(value)}})

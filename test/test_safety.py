@@ -1,10 +1,11 @@
-"""The controller's safety layer: arming, e-stop, the robot's ready signal, dry run and the
-uncertainty gate. The controller runs alone over DDS; the test plays the arm."""
+"""The controller's safety layer: arming, e-stop, the robot's ready signal, dry run, the
+uncertainty gate, rate limits and the end-effector box. The controller runs alone over DDS; the test plays the arm."""
 
 import time
 
 import numpy as np
 import pytest
+import torch
 from geometry_msgs.msg import PoseStamped
 from probe import COMMAND_TOPIC, Probe
 from sensor_msgs.msg import JointState
@@ -17,7 +18,9 @@ from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import find_shared_file, robot_config
+from mbrl_ros.core.robots.kinematics import ForwardKinematics
 from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.robots.urdf import load_chain
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
 
@@ -172,4 +175,25 @@ def test_exploring_commands_stay_within_the_arms_acceleration_limits(ros, tmp_pa
         assert np.abs(commands).max() > 0.1, "exploring"
         changes = np.abs(np.diff(commands, axis=0))
         assert np.all(changes <= limits.max_change / RATE + 1e-9), f"largest change {changes.max():.3f} rad/s"
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_no_command_takes_the_end_effector_further_out_of_its_box(ros, tmp_path, arm):
+    """The arm stands with its end effector just above the box's ceiling: commands that would lift it
+    further are cut, those that lower it pass, and diagnostics count the cuts."""
+    fk = ForwardKinematics(load_chain(arm.urdf_path, "panda_tcp"), JOINTS).double()
+    height = lambda q: float(fk.position(torch.as_tensor(q, dtype=torch.float64))[2])  # noqa: E731
+    ceiling = height(HOME) - 0.001
+    box = {"ee_box_link": "panda_tcp", "ee_box_low": [-2.0, -2.0, -1.0], "ee_box_high": [2.0, 2.0, ceiling]}
+    with controller(tmp_path, start_enabled=True, **box) as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        commands = np.array(robot.next_commands(int(3 * RATE)))
+        rises = [height(np.array(HOME) + c / RATE) - height(HOME) for c in commands]
+        assert max(rises) <= 1e-9, f"a command lifted the end effector by {max(rises) * 1000:.2f} mm"
+        assert min(rises) < -0.001, "commands that lower it pass"
+        robot.run_until(lambda: int(robot.diagnostics.get(CONTROLLER, {}).get("guard_cuts", 0)) > 0, 10,
+                        "the cuts counted in diagnostics")
+        assert stack.dead() == {}
         robot.destroy_node()

@@ -5,9 +5,9 @@ exploration all come from parameters, so one node drives any robot its config de
 in on best-effort subscriptions; planning runs in its own thread at a fixed rate, so a long plan
 never delays the newest state. The node owns the safety checks a forward command controller lacks:
 it commands only while armed (~/enable, an e-stop topic, the robot's ready signal); stale state, NaN,
-and plans the ensemble disagrees on give the safe command; commands stay within the bounds and the
-rate limits; the safe command goes out on disarming and on shutdown; a dry run sends to a shadow
-topic only.
+and plans the ensemble disagrees on give the safe command; commands stay within the bounds, the
+rate limits, the joint limits less a margin and an end-effector box; the safe command goes out on
+disarming and on shutdown; a dry run sends to a shadow topic only.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections import deque
 
 import numpy as np
+import torch
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
 from std_msgs.msg import Bool, Header, String, UInt8MultiArray
@@ -25,6 +26,7 @@ from std_srvs.srv import SetBool
 
 from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
+from ..core.control.guard import GUARDED_MODES, MotionGuard
 from ..core.control.limits import CommandLimiter, load_rate_limits
 from ..core.control.mpc import MPC, PRECISIONS
 from ..core.data.bag import RESET_TOPIC
@@ -39,6 +41,8 @@ from ..core.paths import find_shared_file
 from ..core.planning.planners import PLANNERS, PlannerConfig
 from ..core.planning.rollout import PROPAGATIONS
 from ..core.robots.joint_state import BadState
+from ..core.robots.kinematics import ForwardKinematics
+from ..core.robots.urdf import load_chain
 from ..core.tasks import TASKS, BadGoal, make_task
 from .common import (
     COMMAND_QOS,
@@ -90,6 +94,8 @@ class ControllerNode(CheckedNode):
             except (OSError, ValueError) as error:
                 raise ParameterError(f"joint_limits_file: {error}") from error
             self.limiter = CommandLimiter(limits, 1.0 / self.control_rate)
+        self.guard = self.motion_guard()
+        self.guard_cuts = 0
         self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
                                   "/diagnostics what would have been sent")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
@@ -255,6 +261,35 @@ class ControllerNode(CheckedNode):
             self.arming.disarm("the robot is not ready")
             self.get_logger().warning("the robot says it is not ready: disarmed")
 
+    def motion_guard(self) -> MotionGuard | None:
+        """Joint position limits (from the URDF) less a margin and, if configured, an end-effector box,
+        for joint velocity and position commands."""
+        margin = self.param("position_margin", 0.05, "how far inside the URDF position limits a command may "
+                            "take a joint, rad or m", non_negative)
+        link = self.param("ee_box_link", "", "link kept inside the box ee_box_low..ee_box_high (m, in the URDF's "
+                          "root frame); empty: no box")
+        low, high = (self.param(f"ee_box_{corner}", [0.0], f"{corner} corner of the end-effector box")
+                     for corner in ("low", "high"))
+        if self.spec.command_mode not in GUARDED_MODES:
+            return None
+        end_effector, box = None, None
+        if link:
+            try:
+                kinematics = ForwardKinematics(load_chain(self.spec.urdf_path, link), list(self.spec.joints)).double()
+            except (OSError, ValueError, KeyError) as error:
+                raise ParameterError(f"parameter 'ee_box_link': {error}") from error
+            if len(low) != 3 or len(high) != 3:
+                raise ParameterError(f"parameters 'ee_box_low' and 'ee_box_high' need 3 values (x, y, z), got {low} "
+                                     f"and {high}")
+            end_effector = lambda q: kinematics.position(torch.as_tensor(q)).numpy()  # noqa: E731
+            box = (np.array(low), np.array(high))
+        acceleration = self.limiter.limits.max_change if self.limiter and self.spec.command_mode == "velocity" else None
+        try:
+            return MotionGuard(self.spec.command_mode, self.spec.position_lower, self.spec.position_upper, margin,
+                               1.0 / self.control_rate, acceleration, end_effector, box)
+        except ValueError as error:
+            raise ParameterError(f"parameter 'position_margin' or the end-effector box: {error}") from error
+
     def on_episode_end(self, msg: Header) -> None:
         """The robot restarted (a crash, a reset): a plan made for the old episode must not go out."""
         self.episode_ended.set()
@@ -361,7 +396,16 @@ class ControllerNode(CheckedNode):
                                     throttle_duration_sec=2.0)
             self.send_safe(state)
             return
-        self.publish(self.spec.command.clamp(self.limiter(command) if self.limiter else command), safe=False)
+        if self.limiter:
+            command = self.limiter(command)
+        if self.guard:
+            guarded = self.guard(command, state[self.spec.position_columns])
+            if not np.array_equal(guarded, command):
+                self.guard_cuts += 1
+                self.get_logger().info("a command was cut to keep within the joint limits or the end-effector box",
+                                       throttle_duration_sec=10.0)
+            command = guarded
+        self.publish(self.spec.command.clamp(command), safe=False)
 
     def send_safe(self, state: np.ndarray | None) -> None:
         """The robot's safe command, never rate-limited; nothing while it is unknown (a position
@@ -395,7 +439,7 @@ class ControllerNode(CheckedNode):
         level = OK if normal and not late else WARN
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "rejected_states": self.rejected,
-                  "plan_disagreement": f"{self.disagreement:.3g}"}
+                  "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts}
         if self.dry_run:
             would_send = self.last_command
             values["dry_run_would_send"] = "nothing yet" if would_send is None else np.round(would_send, 4).tolist()
