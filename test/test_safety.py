@@ -85,6 +85,13 @@ def controller(tmp_path, **overrides):
     return Stack(robot_config("arm"), overrides, nodes=("controller",), log_dir=tmp_path / "logs")
 
 
+def reachable_goal() -> PoseStamped:
+    goal = PoseStamped()
+    goal.header.frame_id = "panda_link0"
+    goal.pose.position.x, goal.pose.position.z = 0.4, 0.4
+    return goal
+
+
 def enable(robot: ArmStandIn, on: bool) -> SetBool.Response:
     client = robot.create_client(SetBool, "/controller/enable")
     assert client.wait_for_service(timeout_sec=10)
@@ -149,13 +156,10 @@ def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path):
         robot = ArmStandIn()
         robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
         robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
-        goal = PoseStamped()
-        goal.header.frame_id = "panda_link0"
-        goal.pose.position.x, goal.pose.position.z = 0.4, 0.4
         goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
 
         def gated() -> bool:
-            goal_pub.publish(goal)  # until the controller has it: a first message may precede discovery
+            goal_pub.publish(reachable_goal())  # until the controller has it: a first message may precede discovery
             return robot.mode() == "plan too uncertain: safe command"
 
         robot.run_until(gated, 30, "the reason in diagnostics")
@@ -195,5 +199,33 @@ def test_no_command_takes_the_end_effector_further_out_of_its_box(ros, tmp_path,
         assert min(rises) < -0.001, "commands that lower it pass"
         robot.run_until(lambda: int(robot.diagnostics.get(CONTROLLER, {}).get("guard_cuts", 0)) > 0, 10,
                         "the cuts counted in diagnostics")
+        assert stack.dead() == {}
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_a_planner_past_its_deadline_gives_the_safe_command_at_the_control_rate(ros, tmp_path, arm):
+    """Each plan takes far longer than a control period (a huge population): the forward controller
+    would hold the last command meanwhile, so the watchdog sends the safe one, and the late plans'
+    commands are dropped."""
+    untrained = DynamicsLearner(arm.model_signature(), 1.0 / RATE, ModelConfig(5, 200, 3), TrainConfig())
+    path = untrained.save(tmp_path / "untrained.pt", {"nll": 0.0})
+    with controller(tmp_path, start_enabled=True, population=30000, iterations=1) as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
+        goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
+
+        def missed() -> bool:
+            goal_pub.publish(reachable_goal())  # until the controller has it: a first message may precede discovery
+            return int(robot.diagnostics.get(CONTROLLER, {}).get("missed_deadlines", 0)) > 0
+
+        robot.run_until(missed, 30, "a missed deadline counted in diagnostics")
+        mark = len(robot.commands)
+        robot.run_for(2.0)
+        times = np.array([t for t, _ in robot.commands[mark:]])
+        commands = np.array([c for _, c in robot.commands[mark:]])
+        assert np.allclose(commands, 0.0), "only the safe command while plans overrun"
+        assert np.diff(times).max() < 4.0 / RATE, "sent at about the control rate, not once per late plan"
         assert stack.dead() == {}
         robot.destroy_node()

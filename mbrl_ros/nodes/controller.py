@@ -68,6 +68,8 @@ class ControllerNode(CheckedNode):
         self.spec = spec = self.robot_spec()
         self.control_rate = self.param("control_rate", 20.0, "control rate in Hz", in_range(1.0, 1000.0))
         self.state_timeout = self.param("state_timeout", 0.25, "seconds after which state is stale", positive)
+        self.max_command_gap = self.param("max_command_gap", 1.5 / self.control_rate, "seconds a plan may keep "
+                                          "the robot without a command before the safe command goes out", positive)
         self.deadline_fraction = self.param("plan_deadline_fraction", 0.8,
                                             "share of the control period planning may use", in_range(0.1, 1.0))
         self.plan_ahead = self.param("plan_ahead", False, "plan a period ahead: from the state predicted under the "
@@ -166,8 +168,13 @@ class ControllerNode(CheckedNode):
             self.create_subscription(Bool, ready_topic, self.on_ready, LATCHED_QOS)
         self.create_timer(1.0, self.publish_diagnostics)
         self.stopping = threading.Event()
+        self.send_lock = threading.Lock()  # the control thread and the watchdog both publish
+        self.last_sent = time.monotonic()
+        self.planning = False
+        self.plan_overran, self.missed_deadlines = False, 0
         self.control_thread = threading.Thread(target=self.control_loop, name="control", daemon=True)
         self.control_thread.start()
+        threading.Thread(target=self.watchdog_loop, name="watchdog", daemon=True).start()
         self.get_logger().info(f"{task_name} task, {spec.command_mode} commands on {command_topic} "
                                f"at {self.control_rate:.0f} Hz, state {list(spec.state.topics)}, planning on "
                                f"{self.device}; " + ("enabled" if self.arming.armed else "waiting for ~/enable"))
@@ -315,6 +322,24 @@ class ControllerNode(CheckedNode):
                 next_tick = time.monotonic()
             self.stopping.wait(max(0.0, delay))
 
+    def watchdog_loop(self) -> None:
+        """A plan that overruns its deadline leaves the robot on its last command, which a forward
+        controller holds: past `max_command_gap` the safe command goes out instead, at the control
+        rate, until the plan returns; its late command is dropped."""
+        period = 1.0 / self.control_rate
+        while not self.stopping.wait(min(self.max_command_gap, period) / 4):
+            with self.send_lock:
+                limit = period if self.plan_overran else self.max_command_gap
+                if not (self.planning and self.arming.armed) or time.monotonic() - self.last_sent <= limit:
+                    continue
+                if not self.plan_overran:
+                    self.missed_deadlines += 1
+                    self.get_logger().warning("the planner missed its deadline: sending the safe command",
+                                              throttle_duration_sec=5.0)
+                self.plan_overran = True
+                self.mode = "planner missed its deadline: safe command"
+            self.send_safe(self.newest_state(time.monotonic())[0])
+
     def on_control(self) -> None:
         started = time.monotonic()
         state, age = self.newest_state(started)
@@ -372,11 +397,18 @@ class ControllerNode(CheckedNode):
             self.send(self.pending, state)
         with self.lock:
             self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
+        with self.send_lock:
+            self.planning = True
         command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate,
                                      self.last_command if ahead else None)
+        with self.send_lock:
+            self.planning, overran, self.plan_overran = False, self.plan_overran, False
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
         self.disagreement = info["disagreement"]
+        if overran:
+            self.mode, self.pending = "planner missed its deadline: safe command", None
+            return
         if self.max_disagreement and self.disagreement > self.max_disagreement:
             self.mode, self.pending = "plan too uncertain: safe command", None
             self.send_safe(state)
@@ -415,10 +447,11 @@ class ControllerNode(CheckedNode):
             self.publish(self.spec.command.clamp(command), safe=True)
 
     def publish(self, command: np.ndarray, safe: bool) -> None:
-        self.last_command = command
-        if self.limiter:
-            self.limiter.sent(command, safe)
-        self.command_pub.publish(self.spec.command.fill(self.command_type(), command))
+        with self.send_lock:
+            self.last_command, self.last_sent = command, time.monotonic()
+            if self.limiter:
+                self.limiter.sent(command, safe)
+            self.command_pub.publish(self.spec.command.fill(self.command_type(), command))
 
     def publish_plan(self, points: np.ndarray) -> None:
         path = Path()
@@ -439,7 +472,8 @@ class ControllerNode(CheckedNode):
         level = OK if normal and not late else WARN
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "rejected_states": self.rejected,
-                  "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts}
+                  "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
+                  "missed_deadlines": self.missed_deadlines}
         if self.dry_run:
             would_send = self.last_command
             values["dry_run_would_send"] = "nothing yet" if would_send is None else np.round(would_send, 4).tolist()
