@@ -252,21 +252,27 @@ class ControllerNode(CheckedNode):
             self.arming.arm()
             response.success, response.message = True, "enabled: commanding from the measured state"
         else:
-            self.arming.disarm("disabled by ~/enable")
+            self.disarm("disabled by ~/enable")
             response.success, response.message = True, "disabled: safe command sent, then nothing"
         self.get_logger().info(response.message)
         return response
 
     def on_estop(self, msg: Bool) -> None:
         if msg.data and self.arming.armed:
-            self.arming.disarm("e-stop")
+            self.disarm("e-stop")
             self.get_logger().warning("e-stop: disarmed until ~/enable is called again")
 
     def on_ready(self, msg: Bool) -> None:
         self.robot_ready = msg.data
         if not msg.data and self.arming.armed:
-            self.arming.disarm("the robot is not ready")
+            self.disarm("the robot is not ready")
             self.get_logger().warning("the robot says it is not ready: disarmed")
+
+    def disarm(self, reason: str) -> None:
+        """Disarm and send the safe command now, not at the next tick; a plan that finishes later is
+        not sent (`publish` drops commands while disarmed)."""
+        self.arming.disarm(reason)
+        self.send_safe(self.newest_state(time.monotonic())[0])
 
     def motion_guard(self) -> MotionGuard | None:
         """Joint position limits (from the URDF) less a margin and, if configured, an end-effector box,
@@ -448,6 +454,8 @@ class ControllerNode(CheckedNode):
 
     def publish(self, command: np.ndarray, safe: bool) -> None:
         with self.send_lock:
+            if not (safe or self.arming.armed):
+                return
             self.last_command, self.last_sent = command, time.monotonic()
             if self.limiter:
                 self.limiter.sent(command, safe)
@@ -487,10 +495,9 @@ class ControllerNode(CheckedNode):
         self.diagnostics.publish(self.diagnostic(level, self.mode, values))
 
     def on_shutdown(self) -> None:
+        self.disarm("shutting down")  # at once: a plan in progress may take a while to end
         self.stopping.set()
         self.control_thread.join(timeout=2.0)
-        state, _ = self.newest_state(time.monotonic())
-        self.send_safe(state)
         self.get_logger().info("stopping: sent the safe command")
 
 
