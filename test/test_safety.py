@@ -1,5 +1,6 @@
 """The controller's safety layer: arming, e-stop, the robot's ready signal, dry run, the
-uncertainty gate, rate limits and the end-effector box. The controller runs alone over DDS; the test plays the arm."""
+uncertainty gate, rate limits, the end-effector box, the deadline watchdog and the trajectory
+output. The controller runs alone over DDS; the test plays the arm."""
 
 import time
 
@@ -11,6 +12,7 @@ from probe import COMMAND_TOPIC, Probe
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
 
 from mbrl_ros.core.control.arming import Arming, ArmingStatus
 from mbrl_ros.core.control.limits import load_rate_limits
@@ -227,5 +229,35 @@ def test_a_planner_past_its_deadline_gives_the_safe_command_at_the_control_rate(
         commands = np.array([c for _, c in robot.commands[mark:]])
         assert np.allclose(commands, 0.0), "only the safe command while plans overrun"
         assert np.diff(times).max() < 4.0 / RATE, "sent at about the control rate, not once per late plan"
+        assert stack.dead() == {}
+        robot.destroy_node()
+
+
+@pytest.mark.timeout(120)
+def test_commands_also_go_out_as_trajectories_that_end_at_rest(ros, tmp_path):
+    """For a joint_trajectory_controller: each command with the next ones as points from the
+    measured positions, the last at rest; after the e-stop, a trajectory that stops where the arm is."""
+    trajectories = []
+    with controller(tmp_path, start_enabled=True, trajectory_topic="/arm_trajectory", trajectory_steps=4) as stack:
+        robot = ArmStandIn()
+        robot.create_subscription(JointTrajectory, "/arm_trajectory",
+                                  lambda m: trajectories.append((time.monotonic(), m)), COMMAND_QOS)
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        robot.run_until(lambda: len(trajectories) > RATE, 20, "trajectories")
+        message = trajectories[-1][1]
+        assert list(message.joint_names) == JOINTS and len(message.points) == 4
+        times = [p.time_from_start.sec + 1e-9 * p.time_from_start.nanosec for p in message.points]
+        np.testing.assert_allclose(times, np.arange(1, 5) / RATE)
+        velocities = np.array([p.velocities for p in message.points])
+        positions = np.array([p.positions for p in message.points])
+        assert np.abs(velocities[0]).max() > 0.01 and np.all(velocities[-1] == 0.0), "moving, and ending at rest"
+        np.testing.assert_allclose(positions[0], np.array(HOME) + velocities[0] / RATE, atol=1e-9)
+        assert any(np.allclose(velocities[0], c) for _, c in robot.commands), "the command, on both topics"
+
+        robot.create_publisher(Bool, "/mbrl/estop", COMMAND_QOS).publish(Bool(data=True))
+        robot.run_until(lambda: len(trajectories[-1][1].points) == 1, 10, "a stopping trajectory")
+        stop = trajectories[-1][1].points[0]
+        np.testing.assert_allclose(stop.positions, HOME)
+        assert np.all(np.array(stop.velocities) == 0.0)
         assert stack.dead() == {}
         robot.destroy_node()

@@ -23,12 +23,14 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
 from std_msgs.msg import Bool, Header, String, UInt8MultiArray
 from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory
 
 from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.guard import GUARDED_MODES, MotionGuard
 from ..core.control.limits import CommandLimiter, load_rate_limits
 from ..core.control.mpc import MPC, PRECISIONS
+from ..core.control.trajectory import TRAJECTORY_MODES, Trajectory, follow, hold
 from ..core.data.bag import RESET_TOPIC
 from ..core.models.checkpoint import (
     CheckpointError,
@@ -59,7 +61,7 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .messages import checkpoint_payload, message_class
+from .messages import checkpoint_payload, message_class, trajectory_message
 
 
 class ControllerNode(CheckedNode):
@@ -128,6 +130,7 @@ class ControllerNode(CheckedNode):
         self.goal = None
         self.hold = None  # the task's goal while none has been given
         self.pending = None  # with plan_ahead: the command planned for the next tick
+        self.pending_tail = ()  # ... and the plan's commands after it
         self.last_command: np.ndarray | None = None
         self.said_estimated = False
         self.stamps: dict[str, float] = {}  # topic -> header stamp of its newest message
@@ -139,6 +142,7 @@ class ControllerNode(CheckedNode):
         self.command_type = message_class(spec.command.msgtype)
         command_topic = spec.command.topic + ("/dry_run" if self.dry_run else "")
         self.command_pub = self.create_publisher(self.command_type, command_topic, COMMAND_QOS)
+        self.trajectory_pub, self.trajectory_steps = self.trajectory_output()
         self.plan_pub = self.create_publisher(Path, self.param("plan_topic", "/mbrl/plan", "nav_msgs/Path: the "
                                                                "predicted trajectory, for rviz"), 10)
         self.diagnostics = self.diagnostics_publisher()
@@ -274,6 +278,22 @@ class ControllerNode(CheckedNode):
         self.arming.disarm(reason)
         self.send_safe(self.newest_state(time.monotonic())[0])
 
+    def trajectory_output(self):
+        """A JointTrajectory publisher for a joint_trajectory_controller, and the periods each
+        trajectory covers; (None, 1) without one."""
+        topic = self.param("trajectory_topic", "", "trajectory_msgs/JointTrajectory topic of a "
+                           "joint_trajectory_controller to command through, as well as command_topic (which the "
+                           "logger records); empty: command_topic only")
+        steps = self.param("trajectory_steps", 5, "control periods each trajectory covers: the command and the "
+                           "plan's next ones, ending at rest", in_range(1, 100))
+        if not topic:
+            return None, 1
+        if self.spec.command_mode not in TRAJECTORY_MODES:
+            raise ParameterError(f"parameter 'trajectory_topic': trajectories carry {TRAJECTORY_MODES} commands, "
+                                 f"not {self.spec.command_mode}")
+        topic += "/dry_run" if self.dry_run else ""
+        return self.create_publisher(JointTrajectory, topic, COMMAND_QOS), steps
+
     def motion_guard(self) -> MotionGuard | None:
         """Joint position limits (from the URDF) less a margin and, if configured, an end-effector box,
         for joint velocity and position commands."""
@@ -400,7 +420,7 @@ class ControllerNode(CheckedNode):
             self.planned_goal = goal
         ahead = self.plan_ahead and self.pending is not None
         if ahead:
-            self.send(self.pending, state)
+            self.send(self.pending, state, self.pending_tail)
         with self.lock:
             self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
         with self.send_lock:
@@ -420,15 +440,17 @@ class ControllerNode(CheckedNode):
             self.send_safe(state)
             return
         if ahead:
-            self.pending = command
+            self.pending, self.pending_tail = command, info["actions"][1:]
         else:
-            self.send(command, state)
+            self.send(command, state, info["actions"][1:])
             self.pending = info["actions"][1] if self.plan_ahead and len(info["actions"]) > 1 else None
+            self.pending_tail = info["actions"][2:]
         self.publish_plan(info["plan_points"])
 
-    def send(self, command: np.ndarray, state: np.ndarray) -> None:
-        """Publish a command within the rate limits and the command bounds; the safe one instead if
-        it is not finite."""
+    def send(self, command: np.ndarray, state: np.ndarray, plan_tail=()) -> None:
+        """Publish a command within the rate limits, the motion guard and the command bounds; the
+        safe one instead if it is not finite. `plan_tail`: the plan's commands after this one, for
+        the trajectory output."""
         if not np.all(np.isfinite(command)):
             self.get_logger().error("planner produced a non-finite command: sending the safe command",
                                     throttle_duration_sec=2.0)
@@ -436,23 +458,48 @@ class ControllerNode(CheckedNode):
             return
         if self.limiter:
             command = self.limiter(command)
+        command = self.guarded(command, state[self.spec.position_columns])
+        trajectory = None
+        if self.trajectory_pub:
+            trajectory = follow(self.spec.command_mode, state[self.spec.position_columns],
+                                self.trajectory_commands(command, state, plan_tail), 1.0 / self.control_rate)
+        self.publish(command, safe=False, trajectory=trajectory)
+
+    def guarded(self, command: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """The command within the motion guard (counting the cuts) and the command bounds."""
         if self.guard:
-            guarded = self.guard(command, state[self.spec.position_columns])
-            if not np.array_equal(guarded, command):
+            cut = self.guard(command, positions)
+            if not np.array_equal(cut, command):
                 self.guard_cuts += 1
                 self.get_logger().info("a command was cut to keep within the joint limits or the end-effector box",
                                        throttle_duration_sec=10.0)
-            command = guarded
-        self.publish(self.spec.command.clamp(command), safe=False)
+            command = cut
+        return self.spec.command.clamp(command)
+
+    def trajectory_commands(self, command: np.ndarray, state: np.ndarray, plan_tail) -> np.ndarray:
+        """`trajectory_steps` commands: this one, then the plan's next ones (the last repeated where
+        the plan is shorter), each guarded from the positions the ones before it lead to."""
+        positions, commands = state[self.spec.position_columns], [command]
+        tail = list(plan_tail)
+        while len(commands) < self.trajectory_steps:
+            following = tail[len(commands) - 1] if len(commands) <= len(tail) else commands[-1]
+            positions = (positions + commands[-1] / self.control_rate if self.spec.command_mode == "velocity"
+                         else commands[-1])
+            commands.append(self.guarded(np.asarray(following, float), positions))
+        return np.array(commands)
 
     def send_safe(self, state: np.ndarray | None) -> None:
         """The robot's safe command, never rate-limited; nothing while it is unknown (a position
-        hold before any state)."""
+        hold before any state). A trajectory output stops where the joints are."""
         command = self.spec.safe_command(state)
-        if command is not None:
-            self.publish(self.spec.command.clamp(command), safe=True)
+        if command is None:
+            return
+        trajectory = None
+        if self.trajectory_pub and state is not None:
+            trajectory = hold(state[self.spec.position_columns], 1.0 / self.control_rate)
+        self.publish(self.spec.command.clamp(command), safe=True, trajectory=trajectory)
 
-    def publish(self, command: np.ndarray, safe: bool) -> None:
+    def publish(self, command: np.ndarray, safe: bool, trajectory: Trajectory | None = None) -> None:
         with self.send_lock:
             if not (safe or self.arming.armed):
                 return
@@ -460,6 +507,8 @@ class ControllerNode(CheckedNode):
             if self.limiter:
                 self.limiter.sent(command, safe)
             self.command_pub.publish(self.spec.command.fill(self.command_type(), command))
+            if trajectory is not None:
+                self.trajectory_pub.publish(trajectory_message(self.spec.joints, trajectory))
 
     def publish_plan(self, points: np.ndarray) -> None:
         path = Path()

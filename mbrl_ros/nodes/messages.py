@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension, UInt8MultiArray
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from ..core.control.trajectory import Trajectory
 from ..core.sims.base import BaseReadings, JointReadings
 
 MESSAGES = {
@@ -40,6 +43,17 @@ def odometry_message(readings: BaseReadings, stamp, frame: str, child_frame: str
     v, w = msg.twist.twist.linear, msg.twist.twist.angular
     v.x, v.y, v.z = map(float, readings.linear_velocity)
     w.x, w.y, w.z = map(float, readings.angular_velocity)
+    return msg
+
+
+def trajectory_message(joints, trajectory: Trajectory) -> JointTrajectory:
+    """A trajectory for a joint_trajectory_controller; its zero stamp means "start now"."""
+    msg = JointTrajectory(joint_names=list(joints))
+    for time_from_start, positions, velocities in zip(trajectory.times, trajectory.positions, trajectory.velocities):
+        seconds = int(time_from_start)
+        msg.points.append(JointTrajectoryPoint(
+            positions=positions.tolist(), velocities=velocities.tolist(),
+            time_from_start=Duration(sec=seconds, nanosec=int(round((time_from_start - seconds) * 1e9)))))
     return msg
 
 
