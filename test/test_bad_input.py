@@ -4,6 +4,8 @@ import math
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from probe import COMMAND_TOPIC, Probe
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.paths import find_shared_file, robot_config
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import LATCHED_QOS
 
@@ -204,3 +206,30 @@ def test_whole_numbers_are_accepted_for_float_parameters(tmp_path):
         assert "at 20 Hz" in output and process.returncode == 0, output
     else:
         raise AssertionError(f"the controller exited: {process.communicate()[0]}")
+
+
+def test_the_robot_can_come_as_a_robot_description_parameter(ros, tmp_path):
+    """As robot_state_publisher takes it: the URDF's text instead of a file name."""
+    description = find_shared_file("panda_arm.urdf", "urdf").read_text()
+    params = arm_params_with(tmp_path, {"/**": {"urdf": "", "robot_description": description}})
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models")}
+    probe = Probe("arm_player")
+    publisher = probe.create_publisher(JointState, "/joint_states", 10)
+    with Stack(Path(params), overrides, nodes=("controller",), log_dir=tmp_path / "logs") as stack:
+        probe.spin_until(lambda: publisher.get_subscription_count() > 1, 20, "the controller", stack)
+        mark = time.monotonic()
+
+        def exploring() -> bool:
+            publish_for(probe, publisher, joint_state(), 0.1)
+            return any(np.abs(c).max() > 0 for c in probe.commands_since(mark))
+
+        probe.spin_until(exploring, 20, "exploring commands", stack)
+    probe.destroy_node()
+
+
+@pytest.mark.parametrize("description, message", [("<robot", "not XML"), ("<sdf version='1.7'/>", "not a URDF")])
+def test_a_bad_robot_description_stops_the_node_with_the_reason(tmp_path, description, message):
+    params = arm_params_with(tmp_path, {"/**": {"robot_description": description}})
+    result = subprocess.run([sys.executable, "-m", "mbrl_ros.nodes.controller", "--ros-args", "--params-file", params],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "'robot_description'" in result.stderr and message in result.stderr

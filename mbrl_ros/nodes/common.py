@@ -18,6 +18,7 @@ from rclpy.signals import SignalHandlerOptions
 from ..core.params import ListOf
 from ..core.robots.commands import JOINT_MODES, MODES
 from ..core.robots.robot import RobotSpec
+from ..core.robots.urdf import store_description
 
 # State: best effort, newest only. Accepts reliable and best-effort publishers alike.
 STATE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -51,10 +52,6 @@ def length(n: int) -> Callable[[Any], str | None]:
     return lambda value: None if len(value) == n else f"needs {n} values, one per joint"
 
 
-def non_empty(value) -> str | None:
-    return None if len(value) > 0 else "must not be empty"
-
-
 class CheckedNode(Node):
     """A Node whose parameters are declared with a description and a default, and checked once."""
 
@@ -77,11 +74,25 @@ class CheckedNode(Node):
             raise ParameterError(f"parameter '{name}' = {value!r} {problem} ({description})")
         return value
 
+    def urdf_path(self) -> str:
+        """The URDF file: `robot_description` (the XML, as robot_state_publisher takes it) kept as a
+        file when given, else `urdf`."""
+        description = self.param("robot_description", "", "the robot's URDF as XML; used instead of `urdf` if set")
+        path = self.param("urdf", "", "robot description: a path, or a file in the package's urdf/")
+        if description:
+            try:
+                return str(store_description(description))
+            except (OSError, ValueError) as error:
+                raise ParameterError(f"parameter 'robot_description': {error}") from error
+        if not path:
+            raise ParameterError("parameter 'urdf' or 'robot_description' must say what the robot is")
+        return path
+
     def robot_spec(self) -> RobotSpec:
         """The robot: its URDF, joints, state sources and command interface, from parameters."""
         mode = self.param("command_mode", "velocity", "what the commands set", one_of(*MODES))
         params = {
-            "urdf": self.param("urdf", "", "robot description: a path, or a file in the package's urdf/", non_empty),
+            "urdf": self.urdf_path(),
             "joints": self.param("joints", ListOf(str), "actuated joints, in command order (none for a floating base)"),
             "command_mode": mode,
             "command_topic": self.param("command_topic", "/forward_velocity_controller/commands",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,3 +116,21 @@ def _joints_of(urdf_path: str) -> dict[str, UrdfJoint]:
 def load_joints(urdf_path: str | Path) -> dict[str, UrdfJoint]:
     """Every joint of the URDF by name (a tree, not only one chain)."""
     return dict(_joints_of(str(urdf_path)))
+
+
+def store_description(xml: str, directory: str | Path = "~/.ros/mbrl_ros/robot_descriptions") -> Path:
+    """Keep a URDF given as text (a `robot_description` parameter) as a file named by its content's
+    hash, so that everything that reads URDF files reads it; ValueError if it is no URDF."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as error:
+        raise ValueError(f"robot_description is not XML: {error}") from error
+    if root.tag != "robot":
+        raise ValueError(f"robot_description is not a URDF: its root element is <{root.tag}>, not <robot>")
+    path = Path(directory).expanduser() / f"{hashlib.sha256(xml.encode()).hexdigest()[:16]}.urdf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(xml)
+        partial.replace(path)
+    return path
