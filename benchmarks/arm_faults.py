@@ -2,17 +2,17 @@
 the robot receives the safe command, whether commands keep coming at the control rate, and whether
 the controller lives on.
 
-The stand-in is what ros2_control gives a Franka-like arm: /joint_states at 500 Hz (a
-joint_state_broadcaster at the controller manager's rate) with the joints in its own order, two
-finger joints among them, NaN in the velocity field (an interface the hardware lacks), and a
-forward velocity controller that integrates whatever command came last and holds it forever. The
-controller runs config/arm_hardware.yaml in its own process: disarmed at start, enabled here over
-~/enable as a user would, the robot's ready signal on /robot_program_running.
+The stand-in (the standin node, config/arm_hardware.yaml's `standin` section) is what ros2_control
+gives a Franka-like arm: /joint_states at 500 Hz with the joints in its own order, two finger joints
+among them, NaN in the velocity field (an interface the hardware lacks), noise and 5 ms latency,
+and a forward velocity controller that holds whatever command came last. The controller runs
+config/arm_hardware.yaml: disarmed at start, enabled here over ~/enable as a user would, the
+robot's ready signal on /robot_program_running. Each runs in its own process.
 
     .venv/bin/python benchmarks/arm_faults.py [--json arm_faults.json]
 
-Prints a table of faults with the time from each fault to the first safe command the arm received,
-and writes JSON. Takes about a minute.
+Prints a table of faults with the time from each fault (for lost or bad state: from the last good
+state) to the first safe command the arm received, and writes JSON. Takes about a minute.
 """
 
 from __future__ import annotations
@@ -44,58 +44,43 @@ from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
 CONFIG = robot_config("arm_hardware")
 PARAMS = node_parameters(CONFIG, "controller")
 JOINTS = list(PARAMS["joints"])
-HOME = np.array(PARAMS["workspace_center"])
 RATE = PARAMS["control_rate"]
-STATE_RATE = 500.0
-# The broadcaster's order: fingers first, arm joints reversed.
-PUBLISHED = ["panda_finger_joint1", "panda_finger_joint2"] + JOINTS[::-1]
+STATE_RATE = node_parameters(CONFIG, "standin")["publish_rate"]
 COMMAND_TOPIC = PARAMS["command_topic"]
 READY_TOPIC = "/robot_program_running"
 ACCELERATION_LIMITS = load_rate_limits(find_shared_file(PARAMS["joint_limits_file"], "config"), tuple(JOINTS),
                                        "velocity").max_change
 
 
-class StandInArm(Node):
-    """A kinematic arm behind a forward velocity controller: the last command holds until replaced."""
+class Operator(Node):
+    """Watches the commands the arm receives and does what a person at the robot does."""
 
     def __init__(self):
-        super().__init__("stand_in_arm")
-        self.q, self.velocity = HOME.copy(), np.zeros(len(JOINTS))
-        self.publishing, self.corrupt = True, False
+        super().__init__("operator")
         self.commands: list[tuple[float, np.ndarray]] = []
-        self.state_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.create_subscription(Float64MultiArray, COMMAND_TOPIC, self.on_command, COMMAND_QOS)
         self.ready_pub = self.create_publisher(Bool, READY_TOPIC, LATCHED_QOS)
         self.estop_pub = self.create_publisher(Bool, "/mbrl/estop", COMMAND_QOS)
         self.model_pub = self.create_publisher(String, "/mbrl/model", LATCHED_QOS)
         self.model_data_pub = self.create_publisher(UInt8MultiArray, "/mbrl/model_data", LATCHED_QOS)
         self.goal_pub = self.create_publisher(PoseStamped, "/mbrl/goal", 10)
-        self.enable_client = self.create_client(SetBool, "/controller/enable")
         self.controller_status: dict[str, str] = {}
         self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 10)
-        self.create_timer(1.0 / STATE_RATE, self.tick)
+        self.last_good_state = 0.0  # when the last joint state with finite positions arrived
+        self.create_subscription(JointState, "/joint_states", self.on_state, 10)
+
+    def on_state(self, msg: JointState) -> None:
+        if np.all(np.isfinite(msg.position)):
+            self.last_good_state = time.monotonic()
 
     def on_command(self, msg: Float64MultiArray) -> None:
-        self.velocity = np.array(msg.data)
-        self.commands.append((time.monotonic(), self.velocity))
+        self.commands.append((time.monotonic(), np.array(msg.data)))
 
     def on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.name == "mbrl_ros: controller":
                 self.controller_status = {kv.key: kv.value for kv in status.values}
 
-    def tick(self) -> None:
-        self.q = self.q + self.velocity / STATE_RATE
-        if not self.publishing:
-            return
-        by_name = dict(zip(JOINTS, self.q))
-        position = [by_name.get(name, 0.02) for name in PUBLISHED]
-        msg = JointState(name=PUBLISHED, position=[np.nan] * len(PUBLISHED) if self.corrupt else position,
-                         velocity=[np.nan] * len(PUBLISHED))
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.state_pub.publish(msg)
-
-    # helpers for the script
     def spin_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -110,9 +95,11 @@ class StandInArm(Node):
             rclpy.spin_once(self, timeout_sec=0.001)
         return time.monotonic() - start
 
-    def enable(self, on: bool) -> SetBool.Response:
-        future = self.enable_client.call_async(SetBool.Request(data=on))
-        self.spin_until(future.done, 10, "answer from ~/enable")
+    def call(self, service: str, on: bool) -> SetBool.Response:
+        client = self.create_client(SetBool, service)
+        self.spin_until(client.service_is_ready, 30, service)
+        future = client.call_async(SetBool.Request(data=on))
+        self.spin_until(future.done, 10, f"answer from {service}")
         return future.result()
 
     def since(self, start: float) -> list[tuple[float, np.ndarray]]:
@@ -129,6 +116,9 @@ class StandInArm(Node):
         self.spin_for(seconds)
         commands = self.since(start)
         return len(commands) / seconds, all(not c.any() for _, c in commands)
+
+    def exploring(self) -> None:
+        self.spin_until(lambda: self.commands and self.commands[-1][1].any(), 10, "exploring commands")
 
 
 def row(fault: str, reaction: str, to_safe: float | None, rate: float | None, stack: Stack, **extra) -> dict:
@@ -163,16 +153,15 @@ def run(folder: Path) -> list[dict]:
     overrides = {"data_dir": str(folder / "data"), "checkpoint_dir": str(folder / "models"),
                  "ready_topic": READY_TOPIC, "population": 30000, "iterations": 1}
     rows = []
-    arm = StandInArm()
+    arm = Operator()
     arm.ready_pub.publish(Bool(data=True))
-    with Stack(CONFIG, overrides, nodes=("controller",), log_dir=folder / "logs") as stack:
-        arm.spin_until(lambda: arm.state_pub.get_subscription_count() > 0 and arm.enable_client.service_is_ready(),
-                       30, "controller")
+    with Stack(CONFIG, overrides, nodes=("standin", "controller"), log_dir=folder / "logs") as stack:
+        arm.spin_until(lambda: arm.controller_status, 30, "the controller's diagnostics")
         arm.spin_for(2.0)
         rows.append(row("start (disarmed)", "nothing sent until ~/enable", None, len(arm.commands) / 2.0, stack))
 
         start = time.monotonic()
-        arm.enable(True)
+        arm.call("/controller/enable", True)
         arm.spin_until(lambda: arm.since(start), 5, "commands after enabling")
         rate, _ = arm.rate_during(3.0)
         commands = np.array([c for _, c in arm.since(start)])
@@ -180,44 +169,39 @@ def run(folder: Path) -> list[dict]:
         rows.append(row("enabled, NaN velocities at 500 Hz", "explores at the control rate", None, rate, stack,
                         largest_share_of_acceleration_limit=round(float(acceleration.max()), 3)))
 
-        start, arm.publishing = time.monotonic(), False
-        to_safe = arm.seconds_to_safe(start)
-        rate, all_safe = arm.rate_during(1.0)
-        arm.publishing = True
-        rows.append(row("state stops", f"safe command after state_timeout {PARAMS['state_timeout']} s",
-                        to_safe, rate, stack, all_safe_after=all_safe))
+        stale = f"safe command after state_timeout {PARAMS['state_timeout']} s"
+        for service, fault, reaction in (("/standin/pause_state", "state stops", stale),
+                                         ("/standin/corrupt_state", "NaN positions", "states dropped, then as above")):
+            arm.exploring()
+            start = time.monotonic()
+            arm.call(service, True)
+            to_safe = arm.seconds_to_safe(start) + start - arm.last_good_state  # from the last good state
+            rate, all_safe = arm.rate_during(1.0)
+            arm.call(service, False)
+            rows.append(row(fault, reaction, to_safe, rate, stack, all_safe_after=all_safe))
 
-        arm.spin_until(lambda: arm.commands[-1][1].any(), 5, "exploring again")
-        start, arm.corrupt = time.monotonic(), True
-        to_safe = arm.seconds_to_safe(start)
-        rate, all_safe = arm.rate_during(1.0)
-        arm.corrupt = False
-        rows.append(row("NaN positions", "states dropped: safe command once stale", to_safe, rate, stack,
-                        all_safe_after=all_safe))
-
-        arm.spin_until(lambda: arm.commands[-1][1].any(), 5, "exploring again")
+        arm.exploring()
         start = time.monotonic()
         arm.estop_pub.publish(Bool(data=True))
         to_safe = arm.seconds_to_safe(start)
         rate, _ = arm.rate_during(1.0)
         rows.append(row("e-stop", "safe command at once, then silence", to_safe, rate, stack))
 
-        arm.enable(True)
-        arm.spin_until(lambda: arm.commands[-1][1].any(), 5, "exploring again")
+        arm.call("/controller/enable", True)
+        arm.exploring()
         start = time.monotonic()
         arm.ready_pub.publish(Bool(data=False))
         to_safe = arm.seconds_to_safe(start)
         rate, _ = arm.rate_during(1.0)
-        refused = not arm.enable(True).success
+        refused = not arm.call("/controller/enable", True).success
         rows.append(row("robot not ready", "disarmed; enabling refused until ready", to_safe, rate, stack,
                         enable_refused_while_not_ready=refused))
         arm.ready_pub.publish(Bool(data=True))
         arm.spin_for(0.3)
-        arm.enable(True)
+        arm.call("/controller/enable", True)
 
-        arm.spin_until(lambda: arm.commands[-1][1].any(), 5, "exploring again")
-        corrupt = UInt8MultiArray(data=b"not a checkpoint")
-        arm.model_data_pub.publish(corrupt)
+        arm.exploring()
+        arm.model_data_pub.publish(UInt8MultiArray(data=b"not a checkpoint"))
         arm.model_pub.publish(String(data=str(folder / "missing.pt")))
         rate, all_safe = arm.rate_during(2.0)
         rows.append(row("corrupt and missing models", "kept exploring", None, rate, stack,

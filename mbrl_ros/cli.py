@@ -39,6 +39,10 @@ def cmd_up(args) -> int:
         args.robot = f"{args.robot}_hardware"  # config/<robot>_hardware.yaml: the real robot's topics and safety
     overrides = {"gui": True} if args.gui else {}
     nodes = tuple(n for n in NODES if n != "sim") if args.hardware else NODES
+    if args.standin:
+        if not args.hardware:
+            raise UsageError("--standin stands in for a real robot: use it with --hardware")
+        nodes = ("standin",) + nodes
     stack = Stack(params_file(args), overrides, nodes=nodes).start()
     print(f"started {', '.join(stack.processes)}; Ctrl-C stops them all")
     signal.signal(signal.SIGTERM, _interrupt)
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--hardware", action="store_true",
                     help="a real robot: no sim, config/<robot>_hardware.yaml (or --params); the controller waits "
                          "for ~/enable")
+    up.add_argument("--standin", action="store_true",
+                    help="with --hardware: a stand-in arm as ros2_control presents one, to rehearse without the robot")
     up.set_defaults(run=cmd_up)
 
     demo = sub.add_parser("demo", help="learn a task from scratch and report the result")

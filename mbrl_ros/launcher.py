@@ -57,14 +57,22 @@ class Stack:
     def start(self) -> "Stack":
         self._params_file = self._write_params() if self.overrides else self.params_file
         for node in self.nodes:
-            output = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                output = open(self.log_dir / f"{node}.log", "w")
-            self.processes[node] = subprocess.Popen(
-                self.command(node), stdout=output, stderr=subprocess.STDOUT if output else None,
-                env=self.env or os.environ.copy(), preexec_fn=_die_with_parent)
+            self.processes[node] = self._spawn(node, "w")
         return self
+
+    def restart(self, node: str) -> None:
+        """Start `node` again, after it exited or was killed; its log goes on in the same file."""
+        if self.processes[node].poll() is None:
+            raise RuntimeError(f"{node} is still running")
+        self.processes[node] = self._spawn(node, "a")
+
+    def _spawn(self, node: str, log_mode: str) -> subprocess.Popen:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{node}.log", log_mode)
+        return subprocess.Popen(self.command(node), stdout=output, stderr=subprocess.STDOUT if output else None,
+                                env=self.env or os.environ.copy(), preexec_fn=_die_with_parent)
 
     def dead(self) -> dict[str, int]:
         """Nodes that have exited, with their exit codes."""

@@ -44,5 +44,5 @@ def test_restarted_trainer_continues_numbering_and_keeps_old_checkpoints(ros, tm
     for name, content in kept.items():
         assert (models / name).read_bytes() == content
     log = (tmp_path / "logs" / "trainer.log").read_text()
-    assert ("starting a new model" in log) == newest_is_corrupt
-    assert ("continuing from" in log and "model_0003.pt, announced" in log) != newest_is_corrupt
+    assert ("passing over" in log and "model_0005.pt" in log) == newest_is_corrupt
+    assert "continuing from" in log and "model_0003.pt, announced" in log, "from the newest checkpoint that loads"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -183,6 +184,10 @@ def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
         return 2
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
+    except RuntimeError:
+        if not _interrupted.is_set():
+            raise
+        # Ctrl-C inside rclpy's C++ code (taking a message) comes out as a RuntimeError: a clean stop.
     finally:
         if node is not None:
             shutdown = getattr(node, "on_shutdown", None)
@@ -193,7 +198,11 @@ def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
     return 0
 
 
+_interrupted = threading.Event()
+
+
 def _interrupt(signum, frame):
+    _interrupted.set()
     raise KeyboardInterrupt
 
 

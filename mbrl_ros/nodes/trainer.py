@@ -80,17 +80,21 @@ class TrainerNode(CheckedNode):
         self.get_logger().info(f"learning from {self.data_dir}, checkpoints to {self.checkpoint_dir}")
 
     def continue_from_checkpoints(self) -> None:
-        """After a restart: warm-start from the newest checkpoint, and never reuse a version number
-        (an older checkpoint is never overwritten)."""
+        """After a restart: warm-start from the newest checkpoint that loads (a damaged one is said and
+        passed over), and never reuse a version number (an older checkpoint is never overwritten)."""
         existing = sorted(self.checkpoint_dir.glob("model_*.pt"))
-        if not existing:
-            return
-        try:
-            self.learner.warm_start(existing[-1])
-            self.announce(existing[-1])  # a controller restarted with this trainer gets the model at once
-            self.get_logger().info(f"continuing from {existing[-1]}, announced")
-        except (CheckpointError, ValueError) as error:
-            self.get_logger().warning(f"starting a new model: {error}")
+        for path in reversed(existing):
+            try:
+                self.learner.warm_start(path)
+            except (CheckpointError, ValueError) as error:
+                self.get_logger().warning(f"passing over {path}: {error}")
+                continue
+            self.announce(path)  # a controller restarted with this trainer gets the model at once
+            self.get_logger().info(f"continuing from {path}, announced")
+            break
+        else:
+            if existing:
+                self.get_logger().warning("no checkpoint loads: starting a new model")
         numbers = [int(p.stem.split("_")[-1]) for p in existing if p.stem.split("_")[-1].isdigit()]
         self.learner.version = max([self.learner.version, *numbers])
 
