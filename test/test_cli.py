@@ -94,6 +94,12 @@ def test_an_unknown_robot_is_named_with_the_robots_there_are(argv, capsys):
     assert all(robot in error for robot in ("arm", "drone", "hand")), "the robots there are"
 
 
+def test_a_stand_in_needs_the_hardware_config(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["up", "arm", "--standin"])
+    assert stop.value.code == 2 and "use it with --hardware" in capsys.readouterr().err
+
+
 def test_a_missing_params_file_is_named(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["up", "arm", "--params", "/no/such/params.yaml"])
