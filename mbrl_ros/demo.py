@@ -33,6 +33,8 @@ from .nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS
 from .nodes.messages import message_class
 from .plotting import two_panels
 
+SETTLED_SECONDS = 2.0  # the end of each goal, where the robot should hold still
+
 
 class DemoUser(Node):
     """Watches the robot and the trainer, and sends goals."""
@@ -179,8 +181,10 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
                 user.pursue(task.random_goal(rng), min(scenario.target_seconds, end - time.monotonic()))
         for index, goal in enumerate(tqdm(goals, desc="goals", unit="goal")):
             errors = user.pursue(goal, scenario.target_seconds, curve=curve, index=index, started=started)
+            settled = errors[-round(SETTLED_SECONDS / DemoUser.SAMPLE):]
             results.append({"target": index, "goal": goal.tolist(), "start_error": errors[0],
-                            "final_error": errors[-1], "model": user.model_path})
+                            "final_error": errors[-1], "settled_spread": float(np.ptp(settled)),
+                            "model": user.model_path})
             tqdm.write(f"goal {index + 1:2d}: {task.describe(errors[0])} -> {task.describe(errors[-1])}")
         if scenario.hold_seconds:
             print(f"holding {np.round(goals[-1], 3).tolist()} for {scenario.hold_seconds:.0f} s ...")
@@ -197,6 +201,7 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     summary = {
         "robot": robot, "unit": task.unit, "targets": results,
         "median_final_error_last5": float(np.median(finals[-5:])),
+        "median_settled_spread_last5": float(np.median([r["settled_spread"] for r in results[-5:]])),
         "success_threshold": task.success_threshold, "success_rate": float(np.mean(finals <= task.success_threshold)),
         "hold": hold, "first_model_after_s": learned_after, "wall_time_s": time.monotonic() - started,
         "episode_ends": user.episode_ends, **{node: user.node_status.get(node, {}) for node in NODES},
@@ -230,6 +235,8 @@ def print_summary(summary: dict, task) -> None:
     print(f"median final error over the last 5 goals: {task.describe(summary['median_final_error_last5'])}; "
           f"{summary['success_rate']:.0%} within {task.describe(summary['success_threshold'])}; "
           f"wall time {summary['wall_time_s']:.0f} s")
+    print(f"at the goal, the error varies by {task.describe(summary['median_settled_spread_last5'])} (max - min over "
+          f"the last {SETTLED_SECONDS:.0f} s of each goal, median of the last 5): how still it holds")
     plans, sim = summary.get("controller", {}), summary.get("sim", {})
     if "plan_latency_p50_ms" in plans:
         print(f"plan latency p50/p99 {plans['plan_latency_p50_ms']}/{plans['plan_latency_p99_ms']} ms, "

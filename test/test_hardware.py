@@ -4,6 +4,7 @@ latency; a forward controller that holds the last command. Enabling, the e-stop,
 stop, lost and bad state; nodes killed while learning; and, enabled again, a reach."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +144,7 @@ def test_nodes_killed_while_learning_pick_up_where_they_were_and_the_arm_learns_
         operator.spin_until(lambda: len(closed_chunks(data)) >= 2, 30, "recorded chunks", stack)
         stack.processes["logger"].kill()
         stack.processes["logger"].wait(10)
+        killed = time.time()
         before = {chunk: sorted(p.read_bytes() for p in chunk.iterdir()) for chunk in closed_chunks(data)}
         stack.restart("logger")
         operator.spin_until(lambda: len(closed_chunks(data)) >= len(before) + 2, 30, "chunks after the restart", stack)
@@ -150,7 +152,8 @@ def test_nodes_killed_while_learning_pick_up_where_they_were_and_the_arm_learns_
         series = read_series(closed_chunks(data), arm.state, arm.command)
         first_of_each = "velocities are estimated from positions: waiting for a second message"
         assert all(first_of_each in reason for reason in series.rejected), "only a recording's first states dropped"
-        assert sum(series.rejected.values()) <= len(closed_chunks(data)) and len(series.command_times) > 100
+        assert sum(series.rejected.values()) <= len(closed_chunks(data))
+        assert np.any(series.command_times < killed) and np.any(series.command_times > killed), "before and after"
 
         # The trainer: restarted, it announces its newest checkpoint again and goes on from it.
         operator.spin_until(lambda: operator.models, 120, "a first model", stack)

@@ -51,3 +51,18 @@ def test_the_whole_plan_comes_back_its_first_step_is_the_command():
     np.testing.assert_array_equal(command, info["actions"][0])
     low, high = spec.command_bounds
     assert np.all(info["actions"] >= low) and np.all(info["actions"] <= high)
+
+
+def test_with_rate_limits_a_plan_ramps_from_the_last_command_sent(arm, arm_params):
+    limit = np.full(arm.dof, 0.05)
+    mpc = MPC(make_task("reach", arm, arm_params), *arm.command_bounds,
+              drifting_model(arm.state_dim, arm.dof, np.zeros(arm.state_dim)),
+              PlannerConfig(horizon=4, population=50, elites=5, iterations=2), max_action_change=limit)
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = arm_params["workspace_center"]
+    last = np.linspace(-0.3, 0.3, arm.dof)
+    _, info = mpc.act(state, np.array([0.5, 0.0, 0.3]), previous=last)
+    steps = np.abs(np.diff(np.vstack([last, info["actions"]]), axis=0))
+    assert np.all(steps <= limit + 1e-6)
+    mpc.set_model(drifting_model(arm.state_dim, arm.dof, np.zeros(arm.state_dim)))  # a new model keeps the limits
+    assert mpc.planner.max_step is not None

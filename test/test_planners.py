@@ -50,6 +50,25 @@ def test_actions_stay_in_bounds(name):
 
 
 @pytest.mark.parametrize("name", sorted(PLANNERS))
+def test_with_a_rate_limit_every_candidate_and_the_plan_ramp_from_the_previous_command(name):
+    """The robot's rate limits known to the planner: no candidate asks for a change the limiter would
+    cut, and the plan still heads for the target as fast as they allow."""
+    seen, previous, max_step = [], torch.tensor([0.5, -0.5]), torch.tensor([0.1, 0.3])
+
+    def cost(actions):
+        seen.append(actions)
+        return quadratic(torch.tensor([-1.0, 1.0]))(actions)
+
+    p = planner(name, horizon=6, population=100, elites=10, iterations=4)
+    p.max_step, p.previous = max_step, previous
+    solution, _ = p.plan(cost)
+    for actions in seen + [solution[None]]:
+        steps = torch.diff(torch.cat([previous.expand(len(actions), 1, 2), actions], dim=1), dim=1).abs()
+        assert torch.all(steps <= max_step + 1e-6)
+    assert solution[-1, 0] < previous[0] - 0.2 and solution[-1, 1] > previous[1] + 0.6, "on its way"
+
+
+@pytest.mark.parametrize("name", sorted(PLANNERS))
 def test_warm_start_shifts_by_one_step(name):
     p = planner(name, horizon=4, population=300, elites=30, iterations=8, smoothing=1.0)
     ramp = torch.tensor([-0.6, -0.2, 0.2, 0.6])[:, None].expand(4, 2)

@@ -99,7 +99,7 @@ class ControllerNode(CheckedNode):
                 raise ParameterError(f"joint_limits_file: {error}") from error
             self.limiter = CommandLimiter(limits, 1.0 / self.control_rate)
         self.guard = self.motion_guard()
-        self.guard_cuts = 0
+        self.guard_cuts, self.rate_limit_cuts = 0, 0
         self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
                                   "/diagnostics what would have been sent")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
@@ -113,7 +113,8 @@ class ControllerNode(CheckedNode):
                                           non_negative),
             rollout_precision=self.param("rollout_precision", "float32", "dtype of the candidates' model products",
                                          one_of(*PRECISIONS)),
-            device=self.device, seed=seed)
+            device=self.device, seed=seed,
+            max_action_change=self.limiter.limits.max_change / self.control_rate if self.limiter else None)
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
         try:
             self.task = make_task(task_name, spec, self.declare_all(TASKS[task_name].PARAMETERS), self.device)
@@ -426,7 +427,7 @@ class ControllerNode(CheckedNode):
         with self.send_lock:
             self.planning = True
         command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate,
-                                     self.last_command if ahead else None)
+                                     self.last_command if ahead else None, previous=self.last_command)
         with self.send_lock:
             self.planning, overran, self.plan_overran = False, self.plan_overran, False
         self.latencies.append(info["latency"])
@@ -457,7 +458,9 @@ class ControllerNode(CheckedNode):
             self.send_safe(state)
             return
         if self.limiter:
-            command = self.limiter(command)
+            limited = self.limiter(command)
+            self.rate_limit_cuts += not np.array_equal(limited, command)
+            command = limited
         command = self.guarded(command, state[self.spec.position_columns])
         trajectory = None
         if self.trajectory_pub:
@@ -530,6 +533,7 @@ class ControllerNode(CheckedNode):
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "rejected_states": self.rejected,
                   "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
+                  "rate_limit_cuts": self.rate_limit_cuts,
                   "missed_deadlines": self.missed_deadlines}
         if self.dry_run:
             would_send = self.last_command

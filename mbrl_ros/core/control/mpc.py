@@ -23,12 +23,14 @@ class MPC:
     disagreement along each candidate to its cost, which keeps plans where the model has data.
     `rollout_precision="bfloat16"` evaluates candidates with a bfloat16 copy of the model (states
     kept in float32; ts_inf propagation, no uncertainty cost); the chosen plan is checked in float32.
+    `max_action_change` (per action) bounds the change from one step of a plan to the next, and from
+    the command before the plan to its first step: the robot's rate limits, known to the planner.
     """
 
     def __init__(self, task: Task, low: np.ndarray, high: np.ndarray, model: GaussianEnsemble,
                  config: PlannerConfig = PlannerConfig(), planner: str = "cem", propagation: str = "ts_inf",
                  uncertainty_weight: float = 0.0, device: str = "cpu", seed: int = 0,
-                 rollout_precision: str = "float32"):
+                 rollout_precision: str = "float32", max_action_change: np.ndarray | None = None):
         if rollout_precision not in PRECISIONS:
             raise ValueError(f"rollout_precision must be one of {sorted(PRECISIONS)}, got {rollout_precision!r}")
         if rollout_precision != "float32" and (propagation != "ts_inf" or uncertainty_weight > 0):
@@ -37,26 +39,32 @@ class MPC:
         self.propagation, self.uncertainty_weight = propagation, uncertainty_weight
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
+        if max_action_change is not None:
+            self.planner.max_step = task.tensor(max_action_change)
         self.set_model(model)
 
     def set_model(self, model: GaussianEnsemble) -> None:
         """Plan with `model`; plans start from the mean command it was trained on (a drone's hover)."""
         self.model = model.to(self.device).eval()
-        self.planner.nominal = self.planner.clamp(model.input_mean[model.state_dim:].to(self.planner.low))
+        self.planner.nominal = self.planner.within_bounds(model.input_mean[model.state_dim:].to(self.planner.low))
         self.planning_model = self.model
         if self.rollout_dtype != torch.float32:
             self.planning_model = copy.deepcopy(self.model).to(self.rollout_dtype)
 
     @torch.no_grad()
     def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None,
-            in_flight: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+            in_flight: np.ndarray | None = None, previous: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         """The command to send now, with the plan's points for display and statistics.
 
         `in_flight`: the command acting while this one is planned. Planning then starts from the
         state it is predicted to lead to a step later, when this command will act: without that, a
-        plan that takes most of a control period is a step late on a fast robot such as a drone."""
+        plan that takes most of a control period is a step late on a fast robot such as a drone.
+        `previous`: the last command sent, which the plan's first step may differ from by at most
+        `max_action_change` (with `in_flight`, that one)."""
         started = time.monotonic()
         state_t, goal_t = self.task.tensor(state), self.task.tensor(goal)
+        before = in_flight if in_flight is not None else previous
+        self.planner.previous = None if before is None else self.task.tensor(before)
         if in_flight is not None:
             mean, _ = self.model.predict(state_t.expand(self.model.members, 1, -1),
                                          self.task.tensor(in_flight).expand(self.model.members, 1, -1))

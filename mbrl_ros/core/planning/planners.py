@@ -57,6 +57,8 @@ class Planner:
                  generator: torch.Generator | None = None):
         self.low, self.high, self.config, self.generator = low, high, config, generator
         self.nominal = (low + high) / 2  # the action a plan starts from, before any warm start
+        self.max_step: torch.Tensor | None = None  # per action: the most it may change from one step to the next
+        self.previous: torch.Tensor | None = None  # the command in force when the plan starts
         self.reset()
 
     def reset(self) -> None:
@@ -75,12 +77,27 @@ class Planner:
 
     def around_mean(self, state: dict, noise: torch.Tensor, evaluate: Evaluate) -> tuple[torch.Tensor, torch.Tensor]:
         """Candidates mean + noise in bounds, the mean itself (the warm start) first, and their costs."""
-        samples = self.clamp(state["mean"] + noise)
+        samples = state["mean"] + noise
         samples[0] = state["mean"]
+        samples = self.clamp(samples)
         return samples, evaluate(samples)
 
-    def clamp(self, actions: torch.Tensor) -> torch.Tensor:
+    def within_bounds(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(actions, self.high), self.low)
+
+    def clamp(self, actions: torch.Tensor) -> torch.Tensor:
+        """Action sequences (..., H, A) within the bounds and, with `max_step`, each action within
+        `max_step` of the one before it, the first of `previous`: what the rate limits let through."""
+        actions = self.within_bounds(actions)
+        if self.max_step is None:
+            return actions
+        steps, before = [], self.previous
+        for step in actions.unbind(-2):
+            if before is not None:
+                step = torch.maximum(torch.minimum(step, before + self.max_step), before - self.max_step)
+            steps.append(step)
+            before = step
+        return torch.stack(steps, -2)
 
     def plan(self, evaluate: Evaluate, deadline: float | None = None) -> tuple[torch.Tensor, dict]:
         """The action sequence (H, A) to follow, and statistics. `deadline`: a time.monotonic() value."""
@@ -97,7 +114,7 @@ class Planner:
             # Stop when another iteration, as long as this one, would end past the deadline.
             if deadline is not None and 2 * time.monotonic() - started > deadline:
                 break
-        solution = self.solution(state, best)
+        solution = self.clamp(self.solution(state, best))
         self.mean = torch.cat([state["mean"][1:], state["mean"][-1:]])
         return solution, {"cost": best_cost, "iterations": iterations}
 
@@ -120,6 +137,7 @@ class RandomShooting(Planner):
         uniform = torch.rand(shape, generator=self.generator, dtype=self.mean.dtype, device=self.mean.device)
         samples = self.low + (self.high - self.low) * uniform
         samples[0] = state["mean"]
+        samples = self.clamp(samples)
         costs = evaluate(samples)
         state["mean"] = samples[int(torch.argmin(costs))]
         return samples, costs
@@ -167,14 +185,14 @@ class ICEM(Planner):
         horizon, action_dim = self.mean.shape
         noise = colored_noise(count, horizon, action_dim, c.noise_exponent, self.generator,
                               self.mean.dtype, self.mean.device)
-        samples = self.clamp(state["mean"] + state["std"] * noise)
+        samples = state["mean"] + state["std"] * noise
         carried = [state["mean"][None]]
         keep = max(1, int(c.keep_elites * c.elites))
         if state["elites"] is not None:
             carried.append(state["elites"][:keep])
         elif self.kept is not None:
             carried.append(self.kept)
-        samples = torch.cat(carried + [samples])
+        samples = self.clamp(torch.cat(carried + [samples]))
         costs = evaluate(samples)
         order = torch.topk(costs, min(c.elites, len(costs)), largest=False).indices
         elites = samples[order]
