@@ -21,7 +21,6 @@ from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import find_shared_file, robot_config
 from mbrl_ros.core.robots.kinematics import ForwardKinematics
-from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.core.robots.urdf import load_chain
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS
@@ -148,23 +147,28 @@ def test_dry_run_publishes_only_on_the_shadow_topic(ros, tmp_path):
         robot.destroy_node()
 
 
-@pytest.mark.timeout(120)
-def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path):
-    params = node_parameters(robot_config("arm"), "controller")
-    spec = RobotSpec.from_params(params)
-    untrained = DynamicsLearner(spec.model_signature(), 1.0 / RATE, ModelConfig(2, 16, 1), TrainConfig())
+def plan_with_an_untrained_model(robot: ArmStandIn, tmp_path, arm, size: ModelConfig, until, what: str) -> None:
+    """Give the controller an untrained model of `size` and a goal, and play the arm until `until()`."""
+    untrained = DynamicsLearner(arm.model_signature(), 1.0 / RATE, size, TrainConfig())
     path = untrained.save(tmp_path / "untrained.pt", {"nll": 0.0})
+    robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
+    goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
+
+    def planning() -> bool:
+        goal_pub.publish(reachable_goal())  # until the controller has it: a first message may precede discovery
+        return until()
+
+    robot.run_until(planning, 30, what)
+
+
+@pytest.mark.timeout(120)
+def test_a_plan_the_ensemble_disagrees_on_gives_the_safe_command(ros, tmp_path, arm):
     with controller(tmp_path, start_enabled=True, max_disagreement=1e-9) as stack:
         robot = ArmStandIn()
         robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
-        robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
-        goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
-
-        def gated() -> bool:
-            goal_pub.publish(reachable_goal())  # until the controller has it: a first message may precede discovery
-            return robot.mode() == "plan too uncertain: safe command"
-
-        robot.run_until(gated, 30, "the reason in diagnostics")
+        plan_with_an_untrained_model(robot, tmp_path, arm, ModelConfig(2, 16, 1),
+                                     lambda: robot.mode() == "plan too uncertain: safe command",
+                                     "the reason in diagnostics")
         gated = robot.next_commands(int(RATE))
         assert np.allclose(gated, 0.0), "the safe command, at every tick"
         assert stack.dead() == {}
@@ -210,19 +214,13 @@ def test_a_planner_past_its_deadline_gives_the_safe_command_at_the_control_rate(
     """Each plan takes far longer than a control period (a huge population): the forward controller
     would hold the last command meanwhile, so the watchdog sends the safe one, and the late plans'
     commands are dropped."""
-    untrained = DynamicsLearner(arm.model_signature(), 1.0 / RATE, ModelConfig(5, 200, 3), TrainConfig())
-    path = untrained.save(tmp_path / "untrained.pt", {"nll": 0.0})
     with controller(tmp_path, start_enabled=True, population=30000, iterations=1) as stack:
         robot = ArmStandIn()
         robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
-        robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(path)))
-        goal_pub = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
-
-        def missed() -> bool:
-            goal_pub.publish(reachable_goal())  # until the controller has it: a first message may precede discovery
-            return int(robot.diagnostics.get(CONTROLLER, {}).get("missed_deadlines", 0)) > 0
-
-        robot.run_until(missed, 30, "a missed deadline counted in diagnostics")
+        plan_with_an_untrained_model(
+            robot, tmp_path, arm, ModelConfig(5, 200, 3),
+            lambda: int(robot.diagnostics.get(CONTROLLER, {}).get("missed_deadlines", 0)) > 0,
+            "a missed deadline counted in diagnostics")
         mark = len(robot.commands)
         robot.run_for(2.0)
         times = np.array([t for t, _ in robot.commands[mark:]])

@@ -102,7 +102,7 @@ class ControllerNode(CheckedNode):
                 raise ParameterError(f"joint_limits_file: {error}") from error
             self.limiter = CommandLimiter(limits, 1.0 / self.control_rate)
         self.guard = self.motion_guard()
-        self.guard_cuts, self.rate_limit_cuts = 0, 0
+        self.guard_cuts, self.rate_limit_cuts = 0, [0, 0]  # cuts of planned, explored commands
         self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
                                   "/diagnostics what would have been sent")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
@@ -277,10 +277,11 @@ class ControllerNode(CheckedNode):
             self.get_logger().warning("the robot says it is not ready: disarmed")
 
     def disarm(self, reason: str) -> None:
-        """Disarm and send the safe command now, not at the next tick; a plan that finishes later is
-        not sent (`publish` drops commands while disarmed)."""
-        self.arming.disarm(reason)
-        self.send_safe(self.newest_state(time.monotonic())[0])
+        """Disarm and, if armed, send the safe command now rather than at the next tick; a plan that
+        finishes later is not sent (`publish` drops commands while disarmed)."""
+        if self.arming.armed:
+            self.arming.disarm(reason)
+            self.send_safe(self.newest_state(time.monotonic())[0])
 
     def trajectory_output(self):
         """A JointTrajectory publisher for a joint_trajectory_controller, and the periods each
@@ -462,7 +463,8 @@ class ControllerNode(CheckedNode):
             return
         if self.limiter:
             limited = self.limiter(command)
-            self.rate_limit_cuts += not np.array_equal(limited, command)
+            if not np.allclose(limited, command, rtol=0.0, atol=1e-6):
+                self.rate_limit_cuts[self.mode == "exploring"] += 1
             command = limited
         command = self.guarded(command, state[self.spec.position_columns])
         trajectory = None
@@ -475,7 +477,7 @@ class ControllerNode(CheckedNode):
         """The command within the motion guard (counting the cuts) and the command bounds."""
         if self.guard:
             cut = self.guard(command, positions)
-            if not np.array_equal(cut, command):
+            if not np.allclose(cut, command, rtol=0.0, atol=1e-6):
                 self.guard_cuts += 1
                 self.get_logger().info("a command was cut to keep within the joint limits or the end-effector box",
                                        throttle_duration_sec=10.0)
@@ -536,7 +538,8 @@ class ControllerNode(CheckedNode):
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "rejected_states": self.rejected,
                   "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
-                  "rate_limit_cuts": self.rate_limit_cuts,
+                  "rate_limit_cuts_planned": self.rate_limit_cuts[0],
+                  "rate_limit_cuts_exploring": self.rate_limit_cuts[1],
                   "missed_deadlines": self.missed_deadlines}
         if self.dry_run:
             would_send = self.last_command
@@ -551,10 +554,11 @@ class ControllerNode(CheckedNode):
         self.diagnostics.publish(self.diagnostic(level, self.mode, values))
 
     def on_shutdown(self) -> None:
+        armed = self.arming.armed
         self.disarm("shutting down")  # at once: a plan in progress may take a while to end
         self.stopping.set()
         self.control_thread.join(timeout=2.0)
-        self.get_logger().info("stopping: sent the safe command")
+        self.get_logger().info("stopping" + (": sent the safe command" if armed else ""))
 
 
 def main(args=None):

@@ -34,7 +34,7 @@ class PlannerConfig:
     momentum: float = 0.1  # CEM/iCEM: share of the old mean and std kept at each refit
     initial_std: float = 0.5  # as a share of the half-width of the action box
     # CEM/iCEM: each plan starts from the last one's sampling spread, never below this share of
-    # initial_std; 1: from initial_std every time. Below 1 a robot holding its goal samples ever
+    # initial_std nor above it; 1: from initial_std every time. Below 1 a robot holding its goal samples ever
     # closer to its plan and settles instead of chattering with the noise of the elites' mean.
     carried_std_floor: float = 1.0
     min_std: float = 0.02
@@ -130,7 +130,7 @@ class Planner:
     def start(self) -> dict:
         std = self.initial_std
         if self.carried_std is not None:
-            std = torch.maximum(self.carried_std, std * self.config.carried_std_floor)
+            std = torch.minimum(torch.maximum(self.carried_std, std * self.config.carried_std_floor), std)
         return {"mean": self.mean, "std": std}
 
     def iterate(self, state: dict, evaluate: Evaluate, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
