@@ -132,27 +132,3 @@ def test_icem_population_decays():
 def test_unknown_planner_is_a_clear_error():
     with pytest.raises(ValueError, match="planner must be one of"):
         make_planner("nope", LOW, HIGH)
-
-
-def test_carrying_the_spread_across_steps_settles_the_plan_at_an_optimum():
-    """Plans for the same cost, step after step, as at a reached goal: starting each from the last
-    one's spread, CEM's first actions scatter less than starting afresh; a reset starts afresh.
-    (iCEM settles anyway: it returns its best elite, which it keeps from step to step.)"""
-    name = "cem"
-    cost = quadratic(torch.tensor([0.3, -0.6]))
-
-    def scatter(floor: float) -> tuple[float, object]:
-        p = planner(name, horizon=5, population=60, elites=6, iterations=2, carried_std_floor=floor)
-        firsts = torch.stack([p.plan(cost)[0][0] for _ in range(30)])
-        return float(firsts[10:].std(0).mean()), p
-
-    afresh, _ = scatter(1.0)
-    carried, p = scatter(0.3)
-    assert carried < 0.6 * afresh, (carried, afresh)
-    p.reset()
-    torch.testing.assert_close(p.start()["std"], p.initial_std)
-
-
-def test_a_carried_spread_floor_outside_0_to_1_is_refused():
-    with pytest.raises(ValueError, match="carried_std_floor"):
-        PlannerConfig(carried_std_floor=0.0)

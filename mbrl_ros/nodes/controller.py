@@ -86,10 +86,7 @@ class ControllerNode(CheckedNode):
             elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
             iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)),
             initial_std=self.param("initial_std", 0.5, "first samples' spread, as a share of the command box's "
-                                   "half-width", in_range(0.01, 2.0)),
-            carried_std_floor=self.param("carried_std_floor", 1.0, "CEM/iCEM: start each plan from the last one's "
-                                         "spread, never below this share of initial_std (1: afresh each time)",
-                                         in_range(0.01, 1.0)))
+                                   "half-width", in_range(0.01, 2.0)))
         self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
                                            "above which the safe command goes out instead; 0: no limit", non_negative)
         limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "

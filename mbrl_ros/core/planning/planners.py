@@ -33,10 +33,6 @@ class PlannerConfig:
     elites: int = 20
     momentum: float = 0.1  # CEM/iCEM: share of the old mean and std kept at each refit
     initial_std: float = 0.5  # as a share of the half-width of the action box
-    # CEM/iCEM: each plan starts from the last one's sampling spread, never below this share of
-    # initial_std nor above it; 1: from initial_std every time. Below 1 a robot holding its goal samples ever
-    # closer to its plan and settles instead of chattering with the noise of the elites' mean.
-    carried_std_floor: float = 1.0
     min_std: float = 0.02
     noise_exponent: float = 2.0  # iCEM: 0 white, 2 red (Brownian-like) noise along time
     keep_elites: float = 0.3  # iCEM: share of elites carried to the next iteration and control step
@@ -50,8 +46,6 @@ class PlannerConfig:
             raise ValueError("horizon and iterations must be at least 1, population at least 2")
         if not 0 < self.elites <= self.population:
             raise ValueError(f"elites must be in [1, population={self.population}], got {self.elites}")
-        if not 0 < self.carried_std_floor <= 1:
-            raise ValueError(f"carried_std_floor must be in (0, 1], got {self.carried_std_floor}")
 
 
 class Planner:
@@ -71,7 +65,6 @@ class Planner:
         shape = (self.config.horizon, self.low.shape[0])
         self.mean = self.nominal.expand(shape).clone()
         self.kept = None  # iCEM elites carried between control steps
-        self.carried_std = None  # the last plan's sampling spread, shifted
 
     @property
     def initial_std(self) -> torch.Tensor:
@@ -123,15 +116,10 @@ class Planner:
                 break
         solution = self.clamp(self.solution(state, best))
         self.mean = torch.cat([state["mean"][1:], state["mean"][-1:]])
-        if "std" in state:
-            self.carried_std = torch.cat([state["std"][1:], state["std"][-1:]])
         return solution, {"cost": best_cost, "iterations": iterations}
 
     def start(self) -> dict:
-        std = self.initial_std
-        if self.carried_std is not None:
-            std = torch.minimum(torch.maximum(self.carried_std, std * self.config.carried_std_floor), std)
-        return {"mean": self.mean, "std": std}
+        return {"mean": self.mean, "std": self.initial_std}
 
     def iterate(self, state: dict, evaluate: Evaluate, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
