@@ -14,10 +14,11 @@ from geometry_msgs.msg import PoseStamped
 from probe import COMMAND_TOPIC, Probe
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import SetBool
 
 from mbrl_ros.core.paths import find_shared_file, robot_config
 from mbrl_ros.launcher import Stack
-from mbrl_ros.nodes.common import LATCHED_QOS
+from mbrl_ros.nodes.common import LATCHED_QOS, CheckedNode
 
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)]
 HOME = [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]
@@ -233,3 +234,44 @@ def test_a_bad_robot_description_stops_the_node_with_the_reason(tmp_path, descri
     result = subprocess.run([sys.executable, "-m", "mbrl_ros.nodes.controller", "--ros-args", "--params-file", params],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "'robot_description'" in result.stderr and message in result.stderr
+
+
+def test_a_callback_that_raises_is_logged_and_the_node_runs_on(ros):
+    """A bug or an input nobody foresaw, in any callback: said with its traceback, counted in
+    diagnostics, and the next message is handled; a service call gets a refusal, not silence."""
+    class Fragile(CheckedNode):
+        def __init__(self):
+            super().__init__("fragile")
+            self.handled = []
+            self.create_subscription(String, "/fragile_input", self.on_message, 10)
+            self.create_service(SetBool, "~/fragile_service", lambda request, response: 1 / 0)
+
+        def on_message(self, msg: String) -> None:
+            if msg.data == "unforeseen":
+                raise KeyError(msg.data)
+            self.handled.append(msg.data)
+
+    node, probe = Fragile(), Probe("fragile_probe")
+    executor = ros.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    publisher = probe.create_publisher(String, "/fragile_input", 10)
+    client = probe.create_client(SetBool, "/fragile/fragile_service")
+    try:
+        deadline = time.monotonic() + 20
+        while publisher.get_subscription_count() == 0 or not client.service_is_ready():
+            assert time.monotonic() < deadline, "discovery"
+            executor.spin_once(timeout_sec=0.05)
+        for text in ("unforeseen", "fine"):
+            publisher.publish(String(data=text))
+        future = client.call_async(SetBool.Request(data=True))
+        while not (node.handled and future.done()):
+            assert time.monotonic() < deadline, f"handled {node.handled}, service done {future.done()}"
+            executor.spin_once(timeout_sec=0.05)
+        assert node.handled == ["fine"] and node.callback_errors == 2
+        assert not future.result().success and "internal error" in future.result().message
+        assert node.diagnostic(0, "", {}).status[0].values[-1].value == "2"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,38 @@ def length(n: int) -> Callable[[Any], str | None]:
 
 class CheckedNode(Node):
     """A Node whose parameters are declared with a description and a default, and checked once."""
+
+    callback_errors = 0  # exceptions that callbacks raised, logged and survived
+
+    def create_subscription(self, msg_type, topic, callback, qos_profile, **options):
+        return super().create_subscription(msg_type, topic, self.survive(callback, f"a message on {topic}"),
+                                           qos_profile, **options)
+
+    def create_timer(self, period, callback, *args, **options):
+        return super().create_timer(period, self.survive(callback, "a timer"), *args, **options)
+
+    def create_service(self, srv_type, name, callback, **options):
+        def refuse(request, response):
+            if hasattr(response, "success"):
+                response.success, response.message = False, "internal error: see the node's log"
+            return response
+
+        return super().create_service(srv_type, name, self.survive(callback, f"a call of {name}", refuse), **options)
+
+    def survive(self, callback: Callable, what: str, fallback: Callable | None = None) -> Callable:
+        """`callback`, such that an exception it raises (a bug, an input nobody foresaw) is logged
+        with its traceback and the node runs on, instead of ending and leaving the robot on its last
+        command. `fallback` gives the return value then (a service's response)."""
+        def guarded(*args):
+            try:
+                return callback(*args)
+            except Exception as error:  # noqa: BLE001 - any bug: said, survived
+                self.callback_errors += 1
+                self.get_logger().error(f"{what} raised {type(error).__name__}: {error}; carrying on\n"
+                                        f"{traceback.format_exc()}", throttle_duration_sec=5.0)
+                return fallback(*args) if fallback else None
+
+        return guarded
 
     def param(self, name: str, default, description: str, check: Callable[[Any], str | None] | None = None):
         """Declare, read and check a parameter. Whole numbers are accepted where a float is expected
@@ -139,6 +172,7 @@ class CheckedNode(Node):
     def diagnostic(self, level: int, message: str, values: dict) -> DiagnosticArray:
         status = DiagnosticStatus(level=level, name=f"mbrl_ros: {self.get_name()}", message=message,
                                   hardware_id=self.get_namespace() + self.get_name())
+        values = {**values, "callback_errors": self.callback_errors}
         status.values = [KeyValue(key=str(k), value=str(v)) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
+import traceback
 from collections import deque
 
 import numpy as np
@@ -343,12 +344,27 @@ class ControllerNode(CheckedNode):
         period = 1.0 / self.control_rate
         next_tick = time.monotonic()
         while not self.stopping.is_set():
-            self.on_control()
+            try:
+                self.on_control()
+            except Exception as error:  # noqa: BLE001 - a bug must not leave the robot on its last command
+                self.control_failed(error)
             next_tick += period
             delay = next_tick - time.monotonic()
             if delay < 0:
                 next_tick = time.monotonic()
             self.stopping.wait(max(0.0, delay))
+
+    def control_failed(self, error: Exception) -> None:
+        """Say what went wrong, forget the plan, and send the safe command; the loop runs on."""
+        self.callback_errors += 1
+        self.get_logger().error(f"control step raised {type(error).__name__}: {error}; sending the safe command\n"
+                                f"{traceback.format_exc()}", throttle_duration_sec=5.0)
+        with self.send_lock:
+            self.planning = False
+        self.mode, self.pending = f"error in the control step: safe command ({type(error).__name__})", None
+        if self.mpc is not None:
+            self.mpc.reset()
+        self.send_safe(self.newest_state(time.monotonic())[0])
 
     def watchdog_loop(self) -> None:
         """A plan that overruns its deadline leaves the robot on its last command, which a forward
