@@ -28,7 +28,8 @@ class StandInNode(CheckedNode):
         super().__init__("standin")
         self.spec = spec = self.robot_spec()
         if spec.command_mode != "velocity":
-            raise ParameterError(f"the stand-in takes velocity commands, not {spec.command_mode}")
+            raise ParameterError(f"parameter 'command_mode': the stand-in takes velocity commands, not "
+                                 f"{spec.command_mode}")
         self.rate = self.param("publish_rate", 500.0, "joint state rate, Hz", in_range(1.0, 2000.0))
         extra = self.param("extra_joints", ["panda_finger_joint1", "panda_finger_joint2"],
                            "joints published besides the commanded ones, at rest (a gripper's)")
@@ -37,7 +38,7 @@ class StandInNode(CheckedNode):
                                 non_negative)
         self.latency = self.param("latency", 0.005, "seconds from reading the joints to publishing them",
                                   in_range(0.0, 1.0))
-        start = self.param("initial_positions", list(spec.workspace[0] / 2 + spec.workspace[1] / 2),
+        start = self.param("initial_positions", [float(q) for q in (spec.workspace[0] + spec.workspace[1]) / 2],
                            "joint positions at start, in `joints` order")
         if len(start) != spec.dof:
             raise ParameterError(f"parameter 'initial_positions' needs {spec.dof} values, got {len(start)}")
