@@ -79,8 +79,9 @@ def test_the_hardware_config_is_safe_through_enable_estop_protective_stop_and_lo
     limits = load_rate_limits(find_shared_file(PARAMS["joint_limits_file"], "config"), tuple(PARAMS["joints"]),
                               "velocity")
     start = operator.arm_positions()
+    assert "already disabled" in operator.call("/controller/enable", False).message
     operator.spin_for(1.5)
-    assert operator.commands == [], "inactive: nothing is sent"
+    assert operator.commands == [], "inactive: nothing is sent, disabling it again neither"
     assert np.array_equal(operator.arm_positions(), start), "and nothing moves"
 
     assert operator.call("/controller/enable", True).success

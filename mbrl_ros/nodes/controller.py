@@ -257,9 +257,11 @@ class ControllerNode(CheckedNode):
         elif request.data:
             self.arming.arm()
             response.success, response.message = True, "enabled: commanding from the measured state"
-        else:
+        elif self.arming.armed:
             self.disarm("disabled by ~/enable")
             response.success, response.message = True, "disabled: safe command sent, then nothing"
+        else:
+            response.success, response.message = True, "already disabled: nothing sent"
         self.get_logger().info(response.message)
         return response
 
