@@ -17,6 +17,7 @@ import numpy as np
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool
 
+from ..core.params import ListOf
 from ..core.robots.commands import BadCommand
 from ..core.robots.state import JOINT_STATE
 from .common import COMMAND_QOS, OK, WARN, CheckedNode, ParameterError, in_range, non_negative, run
@@ -31,8 +32,8 @@ class StandInNode(CheckedNode):
             raise ParameterError(f"parameter 'command_mode': the stand-in takes velocity commands, not "
                                  f"{spec.command_mode}")
         self.rate = self.param("publish_rate", 500.0, "joint state rate, Hz", in_range(1.0, 2000.0))
-        extra = self.param("extra_joints", ["panda_finger_joint1", "panda_finger_joint2"],
-                           "joints published besides the commanded ones, at rest (a gripper's)")
+        extra = self.param("extra_joints", ListOf(str), "joints published besides the commanded ones, at rest "
+                           "(a gripper's)")
         self.nan_velocity = self.param("nan_velocity", True, "publish NaN velocities (no velocity interface)")
         self.noise = self.param("position_noise", 0.0, "standard deviation of the position readings, rad",
                                 non_negative)
