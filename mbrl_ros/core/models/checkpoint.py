@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
+from ..files import write_atomically
 from .ensemble import GaussianEnsemble
 
 FORMAT = 1
@@ -23,7 +22,7 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(path: str | Path, model: GaussianEnsemble, metadata: dict) -> Path:
     """Write to a temporary file in the same folder, then rename: readers never see half a file."""
     payload = {"format": FORMAT, "model": model.config(), "state_dict": model.state_dict(), "metadata": metadata}
-    return _write_atomically(Path(path), lambda stream: torch.save(payload, stream))
+    return write_atomically(Path(path), lambda stream: torch.save(payload, stream))
 
 
 def digest(data: bytes) -> str:
@@ -37,23 +36,8 @@ def store_received(data: bytes, sha256: str, directory: str | Path) -> Path:
     if digest(data) != sha256:
         raise CheckpointError(f"received checkpoint of {len(data)} bytes does not match its SHA-256 "
                               f"({sha256[:12]}...): damaged on the way, refused")
-    return _write_atomically(Path(directory).expanduser() / f"received_{sha256[:16]}.pt",
-                             lambda stream: stream.write(data))
-
-
-def _write_atomically(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(Path(directory).expanduser() / f"received_{sha256[:16]}.pt",
+                            lambda stream: stream.write(data))
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianEnsemble, dict]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ..files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,4 @@ def store_description(xml: str, directory: str | Path = "~/.ros/mbrl_ros/robot_d
     if root.tag != "robot":
         raise ValueError(f"robot_description is not a URDF: its root element is <{root.tag}>, not <robot>")
     path = Path(directory).expanduser() / f"{hashlib.sha256(xml.encode()).hexdigest()[:16]}.urdf"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(xml)
-        partial.replace(path)
-    return path
+    return path if path.exists() else write_atomically(path, lambda stream: stream.write(xml.encode()))
