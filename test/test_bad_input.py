@@ -160,10 +160,10 @@ def test_sim_ignores_bad_commands_and_holds(ros, tmp_path):
         probe.destroy_node()
 
 
-def arm_params_with(tmp_path, sections: dict) -> str:
-    """The arm's params file with values changed, by section. One file, because rcl keeps the first
+def arm_params_with(tmp_path, sections: dict, robot: str = "arm") -> str:
+    """The robot's params file with values changed, by section. One file, because rcl keeps the first
     file's value when a later file gives the same parameter another type."""
-    document = yaml.safe_load(robot_config("arm").read_text())
+    document = yaml.safe_load(robot_config(robot).read_text())
     for section, values in sections.items():
         document.setdefault(section, {"ros__parameters": {}})["ros__parameters"].update(values)
     path = tmp_path / "params.yaml"
@@ -184,6 +184,7 @@ def arm_params_with(tmp_path, sections: dict) -> str:
     ("controller", "position_margin", "2.0"),
     ("controller", "ee_box_link", "no_such_link"),
     ("controller", "ee_box_high", "[1.0, 1.0]"),
+    ("controller", "settle_margin", "-0.1"),
 ])
 def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, value):
     params = arm_params_with(tmp_path, {node: {parameter: yaml.safe_load(value)}})
@@ -191,6 +192,14 @@ def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, v
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert f"'{parameter}'" in result.stderr
+
+
+def test_settling_is_refused_where_the_safe_command_does_not_hold_the_robot_still(tmp_path):
+    params = arm_params_with(tmp_path, {"controller": {"settle_margin": 0.01}}, robot="drone")
+    result = subprocess.run([sys.executable, "-m", "mbrl_ros.nodes.controller", "--ros-args", "--params-file", params],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "'settle_margin'" in result.stderr and "rotors commands" in result.stderr
 
 
 def test_whole_numbers_are_accepted_for_float_parameters(tmp_path):

@@ -66,3 +66,34 @@ def test_with_rate_limits_a_plan_ramps_from_the_last_command_sent(arm, arm_param
     assert np.all(steps <= limit + 1e-6)
     mpc.set_model(drifting_model(arm.state_dim, arm.dof, np.zeros(arm.state_dim)))  # a new model keeps the limits
     assert mpc.planner.max_step is not None
+
+
+def reach_mpc(arm, arm_params, settle_margin: float) -> MPC:
+    """Reach MPC over a model in which nothing the arm is commanded moves it."""
+    return MPC(make_task("reach", arm, arm_params), *arm.command_bounds,
+               drifting_model(arm.state_dim, arm.dof, np.zeros(arm.state_dim)),
+               PlannerConfig(horizon=4, population=50, elites=5, iterations=2),
+               max_action_change=np.full(arm.dof, 0.05), settle_margin=settle_margin)
+
+
+def test_where_no_plan_saves_more_than_the_margin_the_arm_brakes_to_a_stop(arm, arm_params):
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = arm_params["workspace_center"]
+    moving = np.full(arm.dof, 0.12)
+    command, info = reach_mpc(arm, arm_params, 0.001).act(state, np.array([0.5, 0.0, 0.3]), previous=moving,
+                                                          hold=np.zeros(arm.dof))
+    assert info["settled"]
+    np.testing.assert_allclose(info["actions"], [[0.07] * 7, [0.02] * 7, [0.0] * 7, [0.0] * 7], atol=1e-6)
+    np.testing.assert_array_equal(command, info["actions"][0])
+
+
+def test_holding_is_taken_only_within_the_margin_and_never_without_one(arm, arm_params):
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = arm_params["workspace_center"]
+    goal, flat_out = np.array([0.5, 0.0, 0.3]), arm.command_bounds[1]  # holding that costs all the action cost
+    decisions = {}
+    for margin in (0.0, 0.01, 1.0):
+        mpc = reach_mpc(arm, arm_params, margin)
+        _, info = mpc.act(state, goal, previous=flat_out, hold=flat_out)
+        decisions[margin] = info["settled"]
+    assert decisions == {0.0: False, 0.01: False, 1.0: True}

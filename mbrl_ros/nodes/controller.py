@@ -64,6 +64,8 @@ from .common import (
 )
 from .messages import checkpoint_payload, message_class, trajectory_message
 
+NORMAL_MODES = ("exploring", "pursuing the goal", "settled at the goal", "holding: no goal")
+
 
 class ControllerNode(CheckedNode):
     def __init__(self):
@@ -114,8 +116,15 @@ class ControllerNode(CheckedNode):
                                           non_negative),
             rollout_precision=self.param("rollout_precision", "float32", "dtype of the candidates' model products",
                                          one_of(*PRECISIONS)),
+            settle_margin=self.param("settle_margin", 0.0, "cost a plan must be predicted to save over holding "
+                                     "still for the robot to move (reach: metres of mean distance to the goal); "
+                                     "0: always follow the plan", non_negative),
             device=self.device, seed=seed,
             max_action_change=self.limiter.limits.max_change / self.control_rate if self.limiter else None)
+        if self.mpc_options["settle_margin"] and not spec.command.safe_holds_still:
+            raise ParameterError(f"parameter 'settle_margin' needs a safe command that holds the robot still, "
+                                 f"which {spec.command_mode} commands have not (position and velocity have); "
+                                 f"set it to 0")
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
         try:
             self.task = make_task(task_name, spec, self.declare_all(TASKS[task_name].PARAMETERS), self.device)
@@ -445,10 +454,13 @@ class ControllerNode(CheckedNode):
             self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
         with self.send_lock:
             self.planning = True
+        hold = self.spec.safe_command(state) if self.mpc.settle_margin else None
         command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate,
-                                     self.last_command if ahead else None, previous=self.last_command)
+                                     self.last_command if ahead else None, previous=self.last_command, hold=hold)
         with self.send_lock:
             self.planning, overran, self.plan_overran = False, self.plan_overran, False
+        if info["settled"] and self.mode == "pursuing the goal":
+            self.mode = "settled at the goal"
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
         self.disagreement = info["disagreement"]
@@ -548,7 +560,7 @@ class ControllerNode(CheckedNode):
     def publish_diagnostics(self) -> None:
         latencies = np.array(self.latencies) * 1000.0
         late = latencies.size and np.percentile(latencies, 99) > 1000.0 / self.control_rate
-        normal = self.mode in ("exploring", "pursuing the goal", "holding: no goal") or self.mode.startswith("disarmed")
+        normal = self.mode in NORMAL_MODES or self.mode.startswith("disarmed")
         level = OK if normal and not late else WARN
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "rejected_states": self.rejected,

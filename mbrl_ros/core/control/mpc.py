@@ -25,18 +25,22 @@ class MPC:
     kept in float32; ts_inf propagation, no uncertainty cost); the chosen plan is checked in float32.
     `max_action_change` (per action) bounds the change from one step of a plan to the next, and from
     the command before the plan to its first step: the robot's rate limits, known to the planner.
+    `settle_margin` > 0: the robot holds still when the plan is predicted to save less than this much
+    cost over holding (see `settle`).
     """
 
     def __init__(self, task: Task, low: np.ndarray, high: np.ndarray, model: GaussianEnsemble,
                  config: PlannerConfig = PlannerConfig(), planner: str = "cem", propagation: str = "ts_inf",
                  uncertainty_weight: float = 0.0, device: str = "cpu", seed: int = 0,
-                 rollout_precision: str = "float32", max_action_change: np.ndarray | None = None):
+                 rollout_precision: str = "float32", max_action_change: np.ndarray | None = None,
+                 settle_margin: float = 0.0):
         if rollout_precision not in PRECISIONS:
             raise ValueError(f"rollout_precision must be one of {sorted(PRECISIONS)}, got {rollout_precision!r}")
         if rollout_precision != "float32" and (propagation != "ts_inf" or uncertainty_weight > 0):
             raise ValueError("reduced-precision rollouts need ts_inf propagation and no uncertainty cost")
         self.task, self.device, self.rollout_dtype = task, device, PRECISIONS[rollout_precision]
         self.propagation, self.uncertainty_weight = propagation, uncertainty_weight
+        self.settle_margin = settle_margin
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
         if max_action_change is not None:
@@ -53,14 +57,16 @@ class MPC:
 
     @torch.no_grad()
     def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None,
-            in_flight: np.ndarray | None = None, previous: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+            in_flight: np.ndarray | None = None, previous: np.ndarray | None = None,
+            hold: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         """The command to send now, with the plan's points for display and statistics.
 
         `in_flight`: the command acting while this one is planned. Planning then starts from the
         state it is predicted to lead to a step later, when this command will act: without that, a
         plan that takes most of a control period is a step late on a fast robot such as a drone.
         `previous`: the last command sent, which the plan's first step may differ from by at most
-        `max_action_change` (with `in_flight`, that one)."""
+        `max_action_change` (with `in_flight`, that one). `hold`: the command that keeps the robot
+        still, for settling."""
         started = time.monotonic()
         state_t, goal_t = self.task.tensor(state), self.task.tensor(goal)
         before = in_flight if in_flight is not None else previous
@@ -80,12 +86,28 @@ class MPC:
             return cost(rollout(model, state_t, actions, propagation, generator=self.generator), actions, goal_t)
 
         plan, info = self.planner.plan(evaluate, deadline)
+        info["settled"] = False
+        if hold is not None and self.settle_margin > 0:
+            plan, info["settled"] = self.settle(state_t, goal_t, plan, self.task.tensor(hold))
         predicted, disagreement = rollout(self.model, state_t, plan[None], "expectation", with_disagreement=True)
         info["plan_points"] = self.task.plan_points(predicted[0])
         info["disagreement"] = float(disagreement.mean())
         info["actions"] = plan.cpu().numpy().astype(float)
         info["latency"] = time.monotonic() - started
         return info["actions"][0], info
+
+    def settle(self, state: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor,
+               hold: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """The plan, or holding still (reached within the rate limits) where the model predicts the plan
+        saves less than `settle_margin` of cost over holding. A sampled plan always promises some small
+        gain; chasing each such gain, based on a model's error of a few millimetres, keeps a robot
+        at its goal moving. Compared by the ensemble's mean prediction, with no sampling noise."""
+        holding = self.planner.clamp(hold.expand_as(plan))
+        candidates = torch.stack([plan, holding])
+        costs = self.task.cost(rollout(self.model, state, candidates, "expectation"), candidates, goal)
+        if float(costs[1]) <= float(costs[0]) + self.settle_margin:
+            return holding, True
+        return plan, False
 
     def reset(self) -> None:
         """Forget the warm start, for a new goal."""

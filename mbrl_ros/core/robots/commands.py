@@ -52,6 +52,12 @@ class CommandInterface:
         return len(self.names)
 
     @property
+    def safe_holds_still(self) -> bool:
+        """Whether the safe command stops the robot where it is: the measured positions, or zero joint
+        velocity; not zero effort (gravity) or motors off (a fall)."""
+        return self.mode in ("position", "velocity")
+
+    @property
     def msgtype(self) -> str:
         return TWIST if self.mode == "attitude" else FLOAT_ARRAY
 
