@@ -135,7 +135,7 @@ def main() -> None:
               f"{figures['turning_share']:.0%} turned the valve, one-step angle error "
               f"{figures['angle_error_mean_rad']:.4f} rad ({figures['angle_error_when_turning_rad'] or 0:.3f} where it "
               f"turned {figures['turn_when_turning_rad'] or 0:.3f})", flush=True)
-        mpc = MPC(task, *spec.command_bounds, learner.model, planner, planner=params["planner"], seed=args.seed)
+        mpc = MPC(task, *spec.planning_bounds, learner.model, planner, planner=params["planner"], seed=args.seed)
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
         mpc.reset()

@@ -140,3 +140,16 @@ def test_position_mode_holds_the_measured_positions(arm_params):
 def test_workspace_center_of_wrong_length_is_refused(arm_params):
     with pytest.raises(ValueError, match="workspace_center"):
         RobotSpec.from_params({**arm_params, "workspace_center": arm_params["workspace_center"][:-1]})
+
+
+def test_position_commands_are_planned_inside_the_workspace_box_velocity_commands_in_their_bounds(arm_params):
+    span = np.array(arm_params["workspace_span"])
+    span[0] = 0.0  # a joint the robot is not to move
+    position = RobotSpec.from_params({**arm_params, "command_mode": "position", "workspace_span": span.tolist()})
+    low, high = position.planning_bounds
+    np.testing.assert_allclose(low, position.workspace[0])
+    np.testing.assert_allclose(high, position.workspace[1])
+    assert low[0] == high[0] == arm_params["workspace_center"][0]
+    velocity = RobotSpec.from_params(arm_params)
+    for planned, bound in zip(velocity.planning_bounds, velocity.command_bounds):
+        np.testing.assert_array_equal(planned, bound)

@@ -254,7 +254,7 @@ class ControllerNode(CheckedNode):
             self.get_logger().error(f"keeping the current model: {path} {problem}")
             return
         if self.mpc is None:
-            self.mpc = MPC(self.task, *self.spec.command_bounds, model, **self.mpc_options)
+            self.mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
         else:
             self.mpc.set_model(model)
         self.model_version, self.model_path, self.model_digest = int(metadata.get("version", 0)), path, sha256

@@ -69,6 +69,15 @@ class RobotSpec:
     def command_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.command.low, self.command.high
 
+    @property
+    def planning_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The commands a planner may choose: the command bounds, and for position commands the
+        workspace box too, where the model has its data (a joint whose span is 0 stays put)."""
+        low, high = self.command_bounds
+        if self.command_mode == "position":
+            return np.clip(self.workspace[0], low, high), np.clip(self.workspace[1], low, high)
+        return low, high
+
     @cached_property
     def position_columns(self) -> list[int]:
         """State columns of the commanded joints' positions."""
