@@ -142,6 +142,8 @@ class CheckedNode(Node):
                 "velocity_from_positions", False, "estimate a joint velocity the JointState lacks or gives as NaN "
                 "from the change in position (instead of refusing the message)"),
             "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),
+            "object_pose_topic": self.param("object_pose_topic", "", "geometry_msgs/PoseStamped input: an object's "
+                                            "pose from motion capture; empty: none"),
             "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored "
                                            "and planned in, in `joints` order; empty: the middle of the limits"),
             "workspace_span": self.param("workspace_span", ListOf(float),

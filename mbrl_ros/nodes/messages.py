@@ -46,6 +46,16 @@ def odometry_message(readings: BaseReadings, stamp, frame: str, child_frame: str
     return msg
 
 
+def pose_message(readings: BaseReadings, stamp, frame: str) -> PoseStamped:
+    """The pose alone, as a motion-capture system publishes a tracked body."""
+    msg = PoseStamped()
+    msg.header.stamp, msg.header.frame_id = stamp, frame
+    p, q = msg.pose.position, msg.pose.orientation
+    p.x, p.y, p.z = map(float, readings.position)
+    q.x, q.y, q.z, q.w = map(float, readings.orientation)
+    return msg
+
+
 def trajectory_message(joints, trajectory: Trajectory) -> JointTrajectory:
     """A trajectory for a joint_trajectory_controller; its zero stamp means "start now"."""
     msg = JointTrajectory(joint_names=list(joints))

@@ -1,9 +1,10 @@
 """sim: a PyBullet world behind the same topics as the real robot.
 
-Publishes the world's joints on /joint_states (sensor_msgs/JointState) and its floating base on
-the odometry topic (nav_msgs/Odometry), and /clock; applies the newest command from the command
-topic (Float64MultiArray, or Twist for attitude commands). What happens when commands stop is the
-world's own behaviour, as the real robot's driver or firmware would do it.
+Publishes the world's joints on /joint_states (sensor_msgs/JointState) and its floating body on
+the odometry topic (nav_msgs/Odometry) or, where the robot reads it from motion capture, as a
+geometry_msgs/PoseStamped on `object_pose_topic`; and /clock. It applies the newest command from
+the command topic (Float64MultiArray, or Twist for attitude commands). What happens when commands
+stop is the world's own behaviour, as the real robot's driver or firmware would do it.
 Every episode end, a crash the world reset itself from or a call of ~/reset (std_srvs/Trigger), is
 announced on /mbrl/reset (std_msgs/Header; frame_id says why), so that no recorded transition
 crosses it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
@@ -21,7 +23,7 @@ from std_srvs.srv import Trigger
 
 from ..core.data.bag import RESET_TOPIC
 from ..core.robots.commands import BadCommand
-from ..core.robots.state import JOINT_STATE, ODOMETRY
+from ..core.robots.state import JOINT_STATE, ODOMETRY, POSE_STAMPED
 from ..core.sims import WORLDS, make_world
 from .common import (
     COMMAND_QOS,
@@ -33,7 +35,7 @@ from .common import (
     one_of,
     run,
 )
-from .messages import joint_state_message, message_class, odometry_message
+from .messages import joint_state_message, message_class, odometry_message, pose_message
 
 
 class SimNode(CheckedNode):
@@ -45,7 +47,7 @@ class SimNode(CheckedNode):
         time_step = self.param("time_step", 1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05))
         publish_rate = self.param("publish_rate", 60.0, "state rate in Hz", in_range(1.0, 1000.0))
         gui = self.param("gui", False, "open the PyBullet window")
-        self.odom_frame = self.param("odom_frame", "world", "frame of the odometry's pose")
+        self.odom_frame = self.param("odom_frame", "world", "frame of the odometry's or the object's pose")
         self.body_frame = self.param("body_frame", "base_link", "frame of the odometry's twist (the body)")
         reset_topic = self.param("reset_topic", RESET_TOPIC, "where episode ends are announced")
         try:
@@ -59,7 +61,9 @@ class SimNode(CheckedNode):
 
         state = self.spec.state
         self.joint_pub = self.create_publisher(JointState, state.topic_for(JOINT_STATE, "/joint_states"), 10)
-        self.odom_pub = self.create_publisher(Odometry, state.topic_for(ODOMETRY, "/odom"), 10)
+        pose_topic = state.topic_for(POSE_STAMPED, "")
+        self.pose_pub = self.create_publisher(PoseStamped, pose_topic, 10) if pose_topic else None
+        self.odom_pub = None if pose_topic else self.create_publisher(Odometry, state.topic_for(ODOMETRY, "/odom"), 10)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.reset_pub = self.create_publisher(Header, reset_topic, COMMAND_QOS)
         self.diagnostics = self.diagnostics_publisher()
@@ -102,7 +106,9 @@ class SimNode(CheckedNode):
         joints, base = self.world.joint_readings(), self.world.base_readings()
         if joints is not None:
             self.joint_pub.publish(joint_state_message(joints, stamp))
-        if base is not None:
+        if base is not None and self.pose_pub is not None:
+            self.pose_pub.publish(pose_message(base, stamp, self.odom_frame))
+        elif base is not None:
             self.odom_pub.publish(odometry_message(base, stamp, self.odom_frame, self.body_frame))
         sim_time = self.world.sim_time
         clock = Clock()

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..paths import find_shared_file
 from .commands import ATTITUDE_FIELDS, JOINT_MODES, ROTOR_NAMES, CommandInterface
-from .state import JointStateSource, OdometrySource, StateLayout
+from .state import JointStateSource, OdometrySource, PoseSource, StateLayout
 from .urdf import UrdfJoint, load_joints
 
 
@@ -26,7 +26,8 @@ class RobotSpec:
     def from_params(cls, params: dict) -> "RobotSpec":
         """Parameters: urdf, joints, command_mode, command_topic, command_scale (joint modes) or
         command_low, command_high, safe_command (rotors, attitude); state_topic, object_joints,
-        continuous_joints, velocity_from_positions (JointState), odom_topic (Odometry);
+        continuous_joints, velocity_from_positions (JointState), odom_topic (Odometry),
+        object_pose_topic (PoseStamped);
         workspace_center, workspace_span."""
         urdf = params["urdf"]
         joints = tuple(params.get("joints") or ())
@@ -142,6 +143,8 @@ def state_layout(params: dict, joints: tuple[str, ...]) -> StateLayout:
                                         bool(params.get("velocity_from_positions", False))))
     if params.get("odom_topic"):
         sources.append(OdometrySource(params["odom_topic"]))
+    if params.get("object_pose_topic"):
+        sources.append(PoseSource(params["object_pose_topic"]))
     return StateLayout(sources)
 
 

@@ -7,7 +7,9 @@ features side by side, each feature with a name, so that tasks find their column
   joint's angle (a valve) as its sine and cosine, so that the model never sees the wrap;
 - a floating base from nav_msgs/Odometry: position in the world, rotation as the first two
   columns of its matrix (a continuous 6D representation), linear and angular velocity in the body
-  frame as REP 105 defines the twist.
+  frame as REP 105 defines the twist;
+- an object's pose from geometry_msgs/PoseStamped, as a motion-capture system publishes it:
+  position and 6D rotation, no velocities (the robot's moves it; its own speed at 10 Hz is small).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .joint_state import BadState, state_vector
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 ODOMETRY = "nav_msgs/msg/Odometry"
+POSE_STAMPED = "geometry_msgs/msg/PoseStamped"
 
 
 class JointStateSource:
@@ -94,15 +97,45 @@ class OdometrySource:
     @staticmethod
     def from_pose(position, quaternion, linear_velocity, angular_velocity) -> np.ndarray:
         """Features of a pose (quaternion x, y, z, w) and a body-frame twist."""
-        values = np.concatenate([position, linear_velocity, angular_velocity, quaternion]).astype(float)
-        if not np.all(np.isfinite(values)):
-            raise BadState("non-finite pose or twist")
-        q = values[9:]
-        norm = np.linalg.norm(q)
-        if abs(norm - 1.0) > 0.1:
-            raise BadState(f"orientation is not a unit quaternion (norm {norm:.3g})")
-        rotation = quaternion_to_matrix(q / norm)
-        return np.concatenate([values[:3], rotation[:, 0], rotation[:, 1], values[3:9]])
+        twist = np.concatenate([linear_velocity, angular_velocity]).astype(float)
+        if not np.all(np.isfinite(twist)):
+            raise BadState("non-finite twist")
+        return np.concatenate([pose_features(position, quaternion), twist])
+
+
+# An object's features, by name: position and the rotation matrix's first two columns, in the world.
+OBJECT_POSITION = ("object.x", "object.y", "object.z")
+OBJECT_X_AXIS = ("object.rot_xx", "object.rot_yx", "object.rot_zx")
+OBJECT_Y_AXIS = ("object.rot_xy", "object.rot_yy", "object.rot_zy")
+
+
+class PoseSource:
+    """An object's pose from geometry_msgs/PoseStamped, as a motion-capture system reports it."""
+
+    msgtype = POSE_STAMPED
+    invariant = ()  # where the object is relative to the robot matters
+    estimated: frozenset = frozenset()
+    names = [*OBJECT_POSITION, *OBJECT_X_AXIS, *OBJECT_Y_AXIS]
+
+    def __init__(self, topic: str):
+        self.topic = topic
+
+    def features(self, msg) -> np.ndarray:
+        p, q = msg.pose.position, msg.pose.orientation
+        return pose_features([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])
+
+
+def pose_features(position, quaternion) -> np.ndarray:
+    """Position and the rotation's first two matrix columns of a pose (quaternion x, y, z, w)."""
+    values = np.concatenate([position, quaternion]).astype(float)
+    if not np.all(np.isfinite(values)):
+        raise BadState("non-finite pose")
+    q = values[3:]
+    norm = np.linalg.norm(q)
+    if abs(norm - 1.0) > 0.1:
+        raise BadState(f"orientation is not a unit quaternion (norm {norm:.3g})")
+    rotation = quaternion_to_matrix(q / norm)
+    return np.concatenate([values[:3], rotation[:, 0], rotation[:, 1]])
 
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
@@ -146,7 +179,7 @@ def rotation_from_6d(columns: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y, np.cross(x, y)])
 
 
-StateSource = JointStateSource | OdometrySource
+StateSource = JointStateSource | OdometrySource | PoseSource
 
 
 class StateLayout:
@@ -154,7 +187,7 @@ class StateLayout:
 
     def __init__(self, sources: Sequence[StateSource]):
         if not sources:
-            raise ValueError("a robot needs at least one state source (joints or odometry)")
+            raise ValueError("a robot needs at least one state source (joints, odometry or a pose)")
         topics = [s.topic for s in sources]
         if len(set(topics)) != len(topics):
             raise ValueError(f"two state sources read the same topic: {topics}")

@@ -9,10 +9,12 @@ from ..robots.robot import RobotSpec
 from .base import BaseReadings, JointReadings, World
 from .fixed_base import RobotSim
 from .hand import HandValveSim
+from .hand_cube import HandCubeSim
 from .quadrotor import QuadrotorSim
 from .quadrotor_pid import baseline as quadrotor_pid
 
-WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim}
+WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim,
+          "hand_cube": HandCubeSim}
 # Hand-written controllers that demos fly on the same goals as the learned one, for comparison:
 # name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures.
 BASELINES = {"quadrotor_pid": quadrotor_pid}

@@ -54,14 +54,106 @@ CONTACT_FRICTION = 1.0  # lateral friction of fingertips and spokes (rubber on p
 VALVE_FRICTION = 0.03  # N m: the valve's static holding torque (velocity motor, target 0)
 
 
-class HandValveSim:
+class HandWorld:
+    """A PyBullet world with the 16-joint hand fixed in it, position controlled; the worlds of the
+    hand's tasks add their object. `joints`: the 16 hand joints in command order (a permutation of
+    joint_0 .. joint_15). `hand_pose`: (position, quaternion xyzw) of the palm's frame in the world.
+    `initial_positions`: the hand's start pose in `joints` order (default: `default_pose`, in
+    Allegro order)."""
+
+    def __init__(self, hand_urdf: str, joints: list[str], time_step: float, hand_pose, default_pose,
+                 initial_positions: np.ndarray | None = None, seed: int = 0, gui: bool = False,
+                 position_gain: float = POSITION_GAIN, velocity_gain: float = VELOCITY_GAIN,
+                 contact_friction: float = CONTACT_FRICTION):
+        joints = list(joints)
+        if sorted(joints) != sorted(HAND_JOINTS):
+            raise ValueError(f"joints must be the 16 hand joints {list(HAND_JOINTS)} in some order, got {joints}")
+        self.joints = joints
+        self.time_step = float(time_step)
+        self.sim_time = 0.0
+        self.position_gain, self.velocity_gain = float(position_gain), float(velocity_gain)
+        self.contact_friction = float(contact_friction)
+        self._rng = np.random.default_rng(seed)
+
+        c = self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
+        c.setGravity(0, 0, -9.81)
+        c.setTimeStep(self.time_step)
+        self.hand_position = np.asarray(hand_pose[0], float)
+        self.hand_orientation = np.asarray(hand_pose[1], float)
+        self.hand = c.loadURDF(str(hand_urdf), self.hand_position.tolist(), self.hand_orientation.tolist(),
+                               useFixedBase=True, flags=pybullet.URDF_USE_INERTIA_FROM_FILE)
+        info = {c.getJointInfo(self.hand, i)[1].decode(): c.getJointInfo(self.hand, i)
+                for i in range(c.getNumJoints(self.hand))}
+        links = {c.getJointInfo(self.hand, i)[12].decode(): i for i in range(c.getNumJoints(self.hand))}
+        missing = [j for j in joints if j not in info] + [t for t in FINGERTIPS if t not in links]
+        if missing:
+            raise ValueError(f"{hand_urdf}: no joints or links named {missing}")
+        self.indices = [info[j][0] for j in joints]
+        self.lower = np.array([info[j][8] for j in joints])
+        self.upper = np.array([info[j][9] for j in joints])
+        self.effort_limit = np.array([info[j][10] for j in joints])
+        self.velocity_limit = np.array([info[j][11] for j in joints])
+        self.tip_indices = [links[t] for t in FINGERTIPS]
+        for i in self.tip_indices:
+            c.changeDynamics(self.hand, i, lateralFriction=contact_friction, spinningFriction=0.001,
+                             rollingFriction=0.0)
+
+        if initial_positions is None:
+            allegro = dict(zip(HAND_JOINTS, default_pose))
+            initial_positions = [allegro[j] for j in joints]
+        initial = np.asarray(initial_positions, float)
+        if initial.shape != (16,) or not np.all(np.isfinite(initial)):
+            raise ValueError(f"initial_positions must be 16 finite values, got {initial_positions}")
+        self.home = np.clip(initial, self.lower, self.upper)
+
+    def command(self, values: np.ndarray) -> None:
+        """16 joint position targets in `joints` order, clipped to the URDF limits."""
+        values = np.asarray(values, float)
+        if values.shape != (16,) or not np.all(np.isfinite(values)):
+            raise ValueError(f"command must be 16 finite joint positions, got {values}")
+        self._apply(np.clip(values, self.lower, self.upper))
+
+    def reset_hand(self) -> None:
+        """The hand at its home pose, at rest, its motors holding it there."""
+        for index, value in zip(self.indices, self.home):
+            self.client.resetJointState(self.hand, index, float(value), 0.0)
+        self._apply(self.home.copy())
+
+    def hand_readings(self) -> JointReadings:
+        states = self.client.getJointStates(self.hand, self.indices)
+        return JointReadings(names=list(self.joints), position=np.array([s[0] for s in states]),
+                             velocity=np.array([s[1] for s in states]), effort=np.array([s[3] for s in states]))
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client = None
+
+    @property
+    def target(self) -> np.ndarray:
+        """The joint targets in force (after clipping), in `joints` order."""
+        return self._target.copy()
+
+    def fingertip_positions(self) -> np.ndarray:
+        """(4, 3) world positions of index, middle, ring and thumb tip-sphere centres."""
+        states = self.client.getLinkStates(self.hand, self.tip_indices, computeForwardKinematics=True)
+        return np.array([s[4] for s in states])
+
+    def _apply(self, target: np.ndarray) -> None:
+        """Set the hand's position motors (they hold until changed)."""
+        self._target = target
+        c = self.client
+        for index, value, force, speed in zip(self.indices, target, self.effort_limit, self.velocity_limit):
+            c.setJointMotorControl2(self.hand, index, pybullet.POSITION_CONTROL, targetPosition=float(value),
+                                    targetVelocity=0.0, force=float(force), positionGain=self.position_gain,
+                                    velocityGain=self.velocity_gain, maxVelocity=float(speed))
+
+
+class HandValveSim(HandWorld):
     """The hand-and-valve world; implements `sims.base.World`.
 
-    `joints`: the 16 hand joints in command order (a permutation of joint_0 .. joint_15).
-    `hand_pose`: (position, quaternion xyzw) of the palm's frame in the world.
-    `valve_friction`: the torque (N m) the valve joint resists turning with.
-    `initial_positions`: the hand's start pose in `joints` order (default: fingertips just above the
-    spokes). `seed` seeds the random valve angle of `reset()`.
+    `valve_friction`: the torque (N m) the valve joint resists turning with. `initial_positions`
+    default: fingertips just above the spokes. `seed` seeds the random valve angle of `reset()`.
     """
 
     PARAMETERS = {
@@ -80,71 +172,23 @@ class HandValveSim:
 
     def __init__(self, hand_urdf: str, valve_urdf: str, joints: list[str], time_step: float = 1.0 / 240.0,
                  hand_pose=DEFAULT_HAND_POSE, valve_position=DEFAULT_VALVE_POSITION,
-                 valve_friction: float = VALVE_FRICTION, initial_positions: np.ndarray | None = None,
-                 seed: int = 0, gui: bool = False, position_gain: float = POSITION_GAIN,
-                 velocity_gain: float = VELOCITY_GAIN, contact_friction: float = CONTACT_FRICTION):
-        joints = list(joints)
-        if sorted(joints) != sorted(HAND_JOINTS):
-            raise ValueError(f"joints must be the 16 hand joints {list(HAND_JOINTS)} in some order, got {joints}")
+                 valve_friction: float = VALVE_FRICTION, **hand_options):
         if not valve_friction >= 0.0:
             raise ValueError(f"valve_friction must be >= 0 N m, got {valve_friction}")
-        self.joints = joints
-        self.time_step = float(time_step)
-        self.sim_time = 0.0
+        super().__init__(hand_urdf, joints, time_step, hand_pose, DEFAULT_INITIAL_POSITIONS, **hand_options)
         self.valve_friction = float(valve_friction)
-        self.position_gain, self.velocity_gain = float(position_gain), float(velocity_gain)
-        self._rng = np.random.default_rng(seed)
-
-        c = self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
-        c.setGravity(0, 0, -9.81)
-        c.setTimeStep(self.time_step)
-        self.hand_position = np.asarray(hand_pose[0], float)
-        self.hand_orientation = np.asarray(hand_pose[1], float)
-        self.hand = c.loadURDF(str(hand_urdf), self.hand_position.tolist(), self.hand_orientation.tolist(),
-                               useFixedBase=True, flags=pybullet.URDF_USE_INERTIA_FROM_FILE)
+        c = self.client
         self.valve = c.loadURDF(str(valve_urdf), list(valve_position), [0, 0, 0, 1], useFixedBase=True,
                                 flags=pybullet.URDF_USE_INERTIA_FROM_FILE)
-
-        info = {c.getJointInfo(self.hand, i)[1].decode(): c.getJointInfo(self.hand, i)
-                for i in range(c.getNumJoints(self.hand))}
-        links = {c.getJointInfo(self.hand, i)[12].decode(): i for i in range(c.getNumJoints(self.hand))}
-        missing = [j for j in joints if j not in info] + [t for t in FINGERTIPS if t not in links]
-        if missing:
-            raise ValueError(f"{hand_urdf}: no joints or links named {missing}")
-        self.indices = [info[j][0] for j in joints]
-        self.lower = np.array([info[j][8] for j in joints])
-        self.upper = np.array([info[j][9] for j in joints])
-        self.effort_limit = np.array([info[j][10] for j in joints])
-        self.velocity_limit = np.array([info[j][11] for j in joints])
-        self.tip_indices = [links[t] for t in FINGERTIPS]
         valve_joints = {c.getJointInfo(self.valve, i)[1].decode(): i for i in range(c.getNumJoints(self.valve))}
         if VALVE_JOINT not in valve_joints:
             raise ValueError(f"{valve_urdf}: no joint named {VALVE_JOINT!r}")
         self.valve_index = valve_joints[VALVE_JOINT]
-
-        for i in self.tip_indices:
-            c.changeDynamics(self.hand, i, lateralFriction=contact_friction, spinningFriction=0.001,
-                             rollingFriction=0.0)
-        c.changeDynamics(self.valve, self.valve_index, lateralFriction=contact_friction)
-
-        if initial_positions is None:
-            allegro = dict(zip(HAND_JOINTS, DEFAULT_INITIAL_POSITIONS))
-            initial_positions = [allegro[j] for j in joints]
-        initial = np.asarray(initial_positions, float)
-        if initial.shape != (16,) or not np.all(np.isfinite(initial)):
-            raise ValueError(f"initial_positions must be 16 finite values, got {initial_positions}")
-        self.home = np.clip(initial, self.lower, self.upper)
+        c.changeDynamics(self.valve, self.valve_index, lateralFriction=self.contact_friction)
         self._valve_home = self._valve_axis_point()
         self.reset()
 
     # -- World protocol ---------------------------------------------------------------------------
-    def command(self, values: np.ndarray) -> None:
-        """16 joint position targets in `joints` order, clipped to the URDF limits."""
-        values = np.asarray(values, float)
-        if values.shape != (16,) or not np.all(np.isfinite(values)):
-            raise ValueError(f"command must be 16 finite joint positions, got {values}")
-        self._apply(np.clip(values, self.lower, self.upper))
-
     def step(self, steps: int = 1) -> str | None:
         for _ in range(steps):
             self.client.stepSimulation()
@@ -163,46 +207,25 @@ class HandValveSim:
         if not math.isfinite(valve_angle):
             raise ValueError(f"valve_angle must be finite, got {valve_angle}")
         c = self.client
-        for index, value in zip(self.indices, self.home):
-            c.resetJointState(self.hand, index, float(value), 0.0)
         c.resetJointState(self.valve, self.valve_index, float(valve_angle), 0.0)
         c.setJointMotorControl2(self.valve, self.valve_index, pybullet.VELOCITY_CONTROL, targetVelocity=0.0,
                                 force=self.valve_friction)
-        self._apply(self.home.copy())
+        self.reset_hand()
 
     def joint_readings(self) -> JointReadings:
         """The 16 hand joints in `joints` order, then `valve_joint` (multi-turn angle)."""
-        states = self.client.getJointStates(self.hand, self.indices)
+        hand = self.hand_readings()
         valve = self.client.getJointState(self.valve, self.valve_index)
         # PyBullet keeps a continuous joint's angle unwrapped (it integrates the joint velocity).
-        return JointReadings(
-            names=self.joints + [VALVE_JOINT],
-            position=np.array([s[0] for s in states] + [valve[0]]),
-            velocity=np.array([s[1] for s in states] + [valve[1]]),
-            effort=np.array([s[3] for s in states] + [valve[3]]),
-        )
+        return JointReadings(names=hand.names + [VALVE_JOINT], position=np.append(hand.position, valve[0]),
+                             velocity=np.append(hand.velocity, valve[1]), effort=np.append(hand.effort, valve[3]))
 
     def base_readings(self) -> BaseReadings | None:
         return None
 
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.disconnect()
-            self.client = None
-
     # -- extras -----------------------------------------------------------------------------------
-    @property
-    def target(self) -> np.ndarray:
-        """The joint targets in force (after clipping), in `joints` order."""
-        return self._target.copy()
-
     def valve_angle(self) -> float:
         return float(self.client.getJointState(self.valve, self.valve_index)[0])
-
-    def fingertip_positions(self) -> np.ndarray:
-        """(4, 3) world positions of index, middle, ring and thumb tip-sphere centres."""
-        states = self.client.getLinkStates(self.hand, self.tip_indices, computeForwardKinematics=True)
-        return np.array([s[4] for s in states])
 
     def render(self, width: int = 320, height: int = 240) -> np.ndarray:
         """(height, width, 3) uint8 RGB image of the hand and the valve (TinyRenderer, no GUI)."""
@@ -210,14 +233,5 @@ class HandValveSim:
         return snapshot(self.client, target, target + [0.19, -0.28, 0.10], width, height)
 
     # -- internals --------------------------------------------------------------------------------
-    def _apply(self, target: np.ndarray) -> None:
-        """Set the hand's position motors (they hold until changed)."""
-        self._target = target
-        c = self.client
-        for index, value, force, speed in zip(self.indices, target, self.effort_limit, self.velocity_limit):
-            c.setJointMotorControl2(self.hand, index, pybullet.POSITION_CONTROL, targetPosition=float(value),
-                                    targetVelocity=0.0, force=float(force), positionGain=self.position_gain,
-                                    velocityGain=self.velocity_gain, maxVelocity=float(speed))
-
     def _valve_axis_point(self) -> np.ndarray:
         return np.array(self.client.getLinkState(self.valve, self.valve_index, computeForwardKinematics=True)[4])

@@ -5,10 +5,12 @@ from __future__ import annotations
 from ..robots.robot import RobotSpec
 from .fly_to import FlyToTask
 from .reach import ReachTask
+from .reorient_cube import ReorientCubeTask
 from .task import BadGoal, Task
 from .turn_valve import TurnValveTask
 
-TASKS: dict[str, type[Task]] = {"reach": ReachTask, "fly_to": FlyToTask, "turn_valve": TurnValveTask}
+TASKS: dict[str, type[Task]] = {"reach": ReachTask, "fly_to": FlyToTask, "turn_valve": TurnValveTask,
+                             "reorient_cube": ReorientCubeTask}
 
 
 def make_task(name: str, robot: RobotSpec, params: dict, device: str = "cpu") -> Task:
