@@ -3,7 +3,10 @@ import time
 import pytest
 import torch
 
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.planning.planners import PLANNERS, PlannerConfig, colored_noise, make_planner
+from mbrl_ros.core.planning.rollout import rollout
+from mbrl_ros.core.tasks import make_task
 
 LOW, HIGH = torch.full((2,), -1.0), torch.full((2,), 1.0)
 
@@ -28,7 +31,7 @@ def test_each_planner_improves_a_known_cost_over_its_initial_sample(name):
     assert info["iterations"] == 5 and info["cost"] <= initial
 
 
-@pytest.mark.parametrize("name", ["cem", "icem", "mppi", "pddm"])
+@pytest.mark.parametrize("name", ["cem", "icem", "mppi", "pddm", "gradient", "cem_gd"])
 def test_refining_planners_find_the_minimum(name):
     target = torch.tensor([0.3, -0.6])
     p = planner(name, horizon=4, population=400, elites=40, iterations=20, smoothing=1.0)
@@ -132,3 +135,28 @@ def test_icem_population_decays():
 def test_unknown_planner_is_a_clear_error():
     with pytest.raises(ValueError, match="planner must be one of"):
         make_planner("nope", LOW, HIGH)
+
+
+def test_gradient_steps_lower_a_cost_through_an_ensemble_inside_no_grad_and_leave_its_weights_alone(arm, arm_params):
+    """As the MPC calls it: under torch.no_grad(), the arm's reach cost of sequences rolled out
+    through a (random) ensemble."""
+    torch.manual_seed(0)
+    model = GaussianEnsemble(arm.state_dim, arm.dof, members=3, hidden=32, layers=2).eval()
+    task = make_task("reach", arm, arm_params)
+    start = torch.zeros(arm.state_dim)
+    start[arm.position_columns] = torch.tensor(arm_params["workspace_center"], dtype=torch.float32)
+    goal = torch.tensor([0.4, 0.2, 0.4])
+    low, high = (torch.tensor(b, dtype=torch.float32) for b in arm.command_bounds)
+    p = make_planner("gradient", low, high, PlannerConfig(horizon=5, gradient_steps=20, learning_rate=0.05),
+                     torch.Generator().manual_seed(0))
+
+    def evaluate(actions):
+        return task.cost(rollout(model, start, actions, "expectation"), actions, goal)
+
+    with torch.no_grad():
+        sequences = p.clamp(low + (high - low) * torch.rand(8, 5, arm.dof, generator=torch.Generator().manual_seed(1)))
+        before = evaluate(sequences)
+        refined, after = p.descend(sequences, evaluate)
+    assert torch.all(after < before), (before, after)
+    assert torch.all(refined >= low) and torch.all(refined <= high)
+    assert all(parameter.grad is None for parameter in model.parameters())

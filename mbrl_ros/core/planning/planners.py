@@ -11,6 +11,9 @@ the box [low, high], and stops iterating at a deadline (anytime). `evaluate` map
 - mppi: model predictive path integral (Williams et al. 2017): exponentially weighted mean with a
   temperature, smoothed along time.
 - pddm: the filtered, reward-weighted CEM of PDDM (Nagabandi et al. 2019).
+- gradient: Adam on a few sequences at once, by backpropagation through the model and the cost.
+- cem_gd: CEM whose best samples take gradient steps before each refit (Bharadhwaj et al. 2020,
+  "Model-Predictive Control via Cross-Entropy and Gradient-Based Optimization").
 """
 
 from __future__ import annotations
@@ -40,12 +43,18 @@ class PlannerConfig:
     temperature: float = 0.05  # MPPI: cost temperature, relative to the spread of costs
     smoothing: float = 0.5  # MPPI/PDDM: weight of the new sample vs the previous step (1 = none)
     kappa: float = 10.0  # PDDM: reward-weighting sharpness
+    gradient_starts: int = 8  # gradient, cem_gd: sequences refined by gradient steps at once
+    gradient_steps: int = 5  # ... Adam steps on them per iteration
+    learning_rate: float = 0.05  # ... Adam's step, as a share of the half-width of the action box
 
     def __post_init__(self):
         if self.horizon < 1 or self.iterations < 1 or self.population < 2:
             raise ValueError("horizon and iterations must be at least 1, population at least 2")
         if not 0 < self.elites <= self.population:
             raise ValueError(f"elites must be in [1, population={self.population}], got {self.elites}")
+        if not 0 < self.gradient_starts <= self.population or self.gradient_steps < 1 or self.learning_rate <= 0:
+            raise ValueError("gradient_starts must be in [1, population], gradient_steps at least 1, "
+                             "learning_rate positive")
 
 
 class Planner:
@@ -81,6 +90,24 @@ class Planner:
         samples[0] = state["mean"]
         samples = self.clamp(samples)
         return samples, evaluate(samples)
+
+    def descend(self, actions: torch.Tensor, evaluate: Evaluate) -> tuple[torch.Tensor, torch.Tensor]:
+        """`gradient_steps` of Adam on each sequence's own cost, backpropagated through the model,
+        in the box's unit coordinates; after each step, back within the bounds and rate limits. The
+        refined sequences and their costs."""
+        center, half = (self.high + self.low) / 2, ((self.high - self.low) / 2).clamp_min(1e-9)
+        unit = ((actions - center) / half).detach().requires_grad_(True)
+        optimizer = torch.optim.Adam([unit], lr=self.config.learning_rate)
+        with torch.enable_grad():
+            for _ in range(self.config.gradient_steps):
+                costs = evaluate(center + half * unit)
+                unit.grad, = torch.autograd.grad(costs.sum(), unit)  # no gradients for the model's weights
+                optimizer.step()
+                with torch.no_grad():
+                    unit.copy_((self.clamp(center + half * unit) - center) / half)
+        refined = (center + half * unit).detach()
+        with torch.no_grad():
+            return refined, evaluate(refined)
 
     def within_bounds(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(actions, self.high), self.low)
@@ -147,12 +174,45 @@ class CEM(Planner):
     name = "cem"
 
     def iterate(self, state, evaluate, iteration):
-        c = self.config
         samples, costs = self.around_mean(state, self.noise(state["std"]), evaluate)
+        self.refit(state, samples, costs)
+        return samples, costs
+
+    def refit(self, state: dict, samples: torch.Tensor, costs: torch.Tensor) -> None:
+        c = self.config
         elites = samples[torch.topk(costs, c.elites, largest=False).indices]
         state["mean"] = c.momentum * state["mean"] + (1 - c.momentum) * elites.mean(0)
         state["std"] = (c.momentum * state["std"] + (1 - c.momentum) * elites.std(0)).clamp_min(c.min_std)
+
+
+class CEMGradient(CEM):
+    name = "cem_gd"
+
+    def iterate(self, state, evaluate, iteration):
+        samples, costs = self.around_mean(state, self.noise(state["std"]), evaluate)
+        best = torch.topk(costs, self.config.gradient_starts, largest=False).indices
+        samples[best], costs[best] = self.descend(samples[best], evaluate)
+        self.refit(state, samples, costs)
         return samples, costs
+
+
+class GradientPlanner(Planner):
+    """Gradient descent alone: the warm start and `gradient_starts` - 1 sequences around it, refined
+    together; the plan is the best sequence seen."""
+
+    name = "gradient"
+
+    def iterate(self, state, evaluate, iteration):
+        if iteration == 0:
+            starts = state["mean"] + self.noise(state["std"], self.config.gradient_starts)
+            starts[0] = state["mean"]
+            state["candidates"] = self.clamp(starts)
+        samples, costs = self.descend(state["candidates"], evaluate)
+        state["candidates"], state["mean"] = samples, samples[int(torch.argmin(costs))]
+        return samples, costs
+
+    def solution(self, state, best):
+        return best
 
 
 def colored_noise(count: int, horizon: int, action_dim: int, exponent: float, generator=None,
@@ -243,7 +303,7 @@ class PDDM(Planner):
         return samples, costs
 
 
-PLANNERS = {cls.name: cls for cls in (RandomShooting, CEM, ICEM, MPPI, PDDM)}
+PLANNERS = {cls.name: cls for cls in (RandomShooting, CEM, ICEM, MPPI, PDDM, GradientPlanner, CEMGradient)}
 
 
 def make_planner(name: str, low: torch.Tensor, high: torch.Tensor, config: PlannerConfig = PlannerConfig(),
