@@ -89,7 +89,12 @@ class ControllerNode(CheckedNode):
             elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
             iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)),
             initial_std=self.param("initial_std", 0.5, "first samples' spread, as a share of the command box's "
-                                   "half-width", in_range(0.01, 2.0)))
+                                   "half-width", in_range(0.01, 2.0)),
+            gradient_starts=self.param("gradient_starts", 8, "gradient and cem_gd planners: sequences refined by "
+                                       "gradient steps at once", in_range(1, population)),
+            gradient_steps=self.param("gradient_steps", 5, "... Adam steps on them per iteration", in_range(1, 1000)),
+            learning_rate=self.param("learning_rate", 0.05, "... Adam's step, as a share of the command box's "
+                                     "half-width", in_range(1e-4, 1.0)))
         self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
                                            "above which the safe command goes out instead; 0: no limit", non_negative)
         limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "
