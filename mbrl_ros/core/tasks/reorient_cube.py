@@ -9,10 +9,10 @@ import numpy as np
 import torch
 
 from ..robots.state import OBJECT_POSITION, OBJECT_X_AXIS, quaternion_to_matrix
-from .task import POSE_STAMPED, BadGoal, Task
+from .task import POSE_STAMPED, AngleGoalTask, BadGoal
 
 
-class ReorientCubeTask(Task):
+class ReorientCubeTask(AngleGoalTask):
     """Yaw to the goal along the plan (weighted to its end), a cost for the cube leaving the palm,
     and changes between consecutive commands."""
 
@@ -24,7 +24,6 @@ class ReorientCubeTask(Task):
         "smoothness_weight": (0.05, "cost of changes between consecutive commands, relative to their bounds"),
     }
     goal_msgtype = POSE_STAMPED
-    unit = "rad"
     frame = "world"
 
     def __init__(self, robot, params, device="cpu"):
@@ -56,23 +55,10 @@ class ReorientCubeTask(Task):
     def cost(self, states, actions, goal):
         p = self.params
         future = states[:, 1:]
-        heading = torch.stack([future[..., self.cos], future[..., self.sin]], -1)
-        heading = heading / torch.linalg.vector_norm(heading, dim=-1, keepdim=True).clamp_min(1e-6)
-        yaw_error = 1 - (heading[..., 0] * torch.cos(goal) + heading[..., 1] * torch.sin(goal))
-        weights = torch.linspace(0.5, 1.5, yaw_error.shape[1], device=states.device, dtype=states.dtype)
         away = torch.linalg.vector_norm(future[..., self.position] - self.home, dim=-1)
         changes = torch.diff(actions, dim=1) / self.command_range
-        return ((yaw_error * weights).mean(1) + p["drop_weight"] * torch.relu(away - p["hold_radius"]).mean(1)
+        return (self.angle_cost(future, goal) + p["drop_weight"] * torch.relu(away - p["hold_radius"]).mean(1)
                 + p["smoothness_weight"] * changes.square().sum((1, 2)))
-
-    def yaw(self, state: np.ndarray) -> float:
-        return float(np.arctan2(state[self.sin], state[self.cos]))
-
-    def error(self, state, goal):
-        return float(abs(np.angle(np.exp(1j * (self.yaw(state) - goal[0])))))
 
     def plan_points(self, states):
         return states[:, self.position].cpu().numpy()
-
-    def random_goal(self, rng):
-        return np.array([rng.uniform(-np.pi, np.pi)])

@@ -92,3 +92,29 @@ class PositionGoalTask(Task):
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in goal)
         msg.pose.orientation.w = 1.0
         return msg
+
+
+class AngleGoalTask(Task):
+    """A task whose goal is an angle in radians (a valve's, an object's yaw). Subclasses set
+    `self.cos` and `self.sin`: the state columns of a vector at that angle (its cosine and sine,
+    or the x and y of an axis that turns with it)."""
+
+    unit = "rad"
+
+    def angle(self, state: np.ndarray) -> float:
+        return float(np.arctan2(state[self.sin], state[self.cos]))
+
+    def error(self, state, goal):
+        return float(abs(np.angle(np.exp(1j * (self.angle(state) - goal[0])))))
+
+    def angle_cost(self, future: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """1 - cos of the angle to the goal at each predicted state (N, H, S), weighted towards the
+        plan's end, averaged: (N,)."""
+        vector = torch.stack([future[..., self.cos], future[..., self.sin]], -1)
+        vector = vector / torch.linalg.vector_norm(vector, dim=-1, keepdim=True).clamp_min(1e-6)
+        error = 1 - (vector[..., 0] * torch.cos(goal) + vector[..., 1] * torch.sin(goal))
+        weights = torch.linspace(0.5, 1.5, error.shape[1], device=future.device, dtype=future.dtype)
+        return (error * weights).mean(1)
+
+    def random_goal(self, rng):
+        return np.array([rng.uniform(-np.pi, np.pi)])

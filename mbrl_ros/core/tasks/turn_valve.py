@@ -13,10 +13,10 @@ import torch
 from ..robots.kinematics import ForwardKinematics
 from ..robots.state import quaternion_to_matrix
 from ..robots.urdf import load_chain
-from .task import JOINT_STATE, BadGoal, Task
+from .task import JOINT_STATE, AngleGoalTask, BadGoal
 
 
-class TurnValveTask(Task):
+class TurnValveTask(AngleGoalTask):
     """Angle to the goal along the plan (weighted to its end), the valve still at the end,
     fingertips kept within reach of the spokes (inside the spokes' circle, not far above them),
     and changes between consecutive commands."""
@@ -34,7 +34,6 @@ class TurnValveTask(Task):
         "smoothness_weight": (0.05, "cost of changes between consecutive commands, relative to their bounds"),
     }
     goal_msgtype = JOINT_STATE
-    unit = "rad"
 
     def __init__(self, robot, params, device="cpu"):
         super().__init__(robot, params, device)
@@ -73,24 +72,13 @@ class TurnValveTask(Task):
     def cost(self, states, actions, goal):
         p = self.params
         future = states[:, 1:]
-        angle_error = 1 - (future[..., self.cos] * torch.cos(goal) + future[..., self.sin] * torch.sin(goal))
-        weights = torch.linspace(0.5, 1.5, angle_error.shape[1], device=states.device, dtype=states.dtype)
         offset = self.fingertips(future) - self.center
         outside = (torch.relu(torch.linalg.vector_norm(offset[..., :2], dim=-1) - p["spoke_radius"])
                    + torch.relu(offset[..., 2] - 0.03))
         changes = torch.diff(actions, dim=1) / self.command_range
-        return ((angle_error * weights).mean(1) + p["reach_weight"] * outside.sum(-1).mean(1)
+        return (self.angle_cost(future, goal) + p["reach_weight"] * outside.sum(-1).mean(1)
                 + p["velocity_weight"] * states[:, -1, self.speed].square()
                 + p["smoothness_weight"] * changes.square().sum((1, 2)))
 
-    def angle(self, state: np.ndarray) -> float:
-        return float(np.arctan2(state[self.sin], state[self.cos]))
-
-    def error(self, state, goal):
-        return float(abs(np.angle(np.exp(1j * (self.angle(state) - goal[0])))))
-
     def plan_points(self, states):
         return self.fingertips(states).mean(-2).cpu().numpy()
-
-    def random_goal(self, rng):
-        return np.array([rng.uniform(-np.pi, np.pi)])
