@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads, as the controller uses")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
                         help="dtype of the candidates' model products")
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PlannerConfig field for every planner, e.g. learning_rate=0.2 or gradient_steps=10")
     parser.add_argument("--out", default="planner_compare.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -90,12 +92,14 @@ def main() -> None:
     targets = args.targets or (4 if args.quick else 10)
     goals = [task.random_goal(np.random.default_rng(100 + i)) for i in range(targets)]
 
+    overrides = {name: float(value) if "." in value else int(value)
+                 for name, value in (item.split("=", 1) for item in args.config)}
     rows = []
     print(f"{'planner':8} {'budget ms':>9} {'median cm':>9} {'success':>8} {'p50 plan ms':>11}")
     for name in args.planners.split(","):
         for budget in budgets:
             config = PlannerConfig(horizon=params["horizon"], population=params["population"],
-                                   elites=params["elites"], iterations=10)
+                                   elites=params["elites"], iterations=10, **overrides)
             mpc = MPC(task, *spec.command_bounds, model, config, planner=name, rollout_precision=args.precision)
             sim.reset(np.array(params["workspace_center"]))
             finals, latencies = [], []
@@ -103,7 +107,8 @@ def main() -> None:
                 final, steps = reach(sim, mpc, goal, 6.0, dt, substeps, budget)
                 finals.append(final)
                 latencies += steps
-            row = {"planner": name, "precision": args.precision, "budget_ms": budget * 1e3, "final_errors_m": finals,
+            row = {"planner": name, "precision": args.precision, "config": overrides, "budget_ms": budget * 1e3,
+                   "final_errors_m": finals,
                    "median_final_error_m": float(np.median(finals)),
                    "success_rate": float(np.mean(np.array(finals) < SUCCESS_M)),
                    "plan_p50_ms": float(np.median(latencies) * 1e3)}
