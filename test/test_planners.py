@@ -137,12 +137,15 @@ def test_unknown_planner_is_a_clear_error():
         make_planner("nope", LOW, HIGH)
 
 
-def test_gradient_steps_lower_a_cost_through_an_ensemble_inside_no_grad_and_leave_its_weights_alone(arm, arm_params):
+@pytest.mark.parametrize("propagation", ["expectation", "ts_inf"])
+def test_gradient_steps_lower_a_cost_through_an_ensemble_inside_no_grad_and_leave_its_weights_alone(
+        arm, arm_params, propagation):
     """As the MPC calls it: under torch.no_grad(), the arm's reach cost of sequences rolled out
-    through a (random) ensemble."""
+    through a (random) ensemble, with no cost on the actions themselves: every gradient comes
+    through the model."""
     torch.manual_seed(0)
     model = GaussianEnsemble(arm.state_dim, arm.dof, members=3, hidden=32, layers=2).eval()
-    task = make_task("reach", arm, arm_params)
+    task = make_task("reach", arm, {**arm_params, "action_weight": 0.0})
     start = torch.zeros(arm.state_dim)
     start[arm.position_columns] = torch.tensor(arm_params["workspace_center"], dtype=torch.float32)
     goal = torch.tensor([0.4, 0.2, 0.4])
@@ -151,7 +154,7 @@ def test_gradient_steps_lower_a_cost_through_an_ensemble_inside_no_grad_and_leav
                      torch.Generator().manual_seed(0))
 
     def evaluate(actions):
-        return task.cost(rollout(model, start, actions, "expectation"), actions, goal)
+        return task.cost(rollout(model, start, actions, propagation), actions, goal)
 
     with torch.no_grad():
         sequences = p.clamp(low + (high - low) * torch.rand(8, 5, arm.dof, generator=torch.Generator().manual_seed(1)))

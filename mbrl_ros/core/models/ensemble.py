@@ -23,6 +23,12 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+def differentiable_in(*inputs: torch.Tensor):
+    """Autograd for a prediction only where an input asks for it (a gradient planner's actions),
+    never for the weights alone: predictions for planning and evaluation build no graph."""
+    return torch.set_grad_enabled(torch.is_grad_enabled() and any(x.requires_grad for x in inputs))
+
+
 class GaussianEnsemble(nn.Module):
     """Predicts next state = state + delta, delta ~ N(mean, var), one Gaussian per member.
 
@@ -99,13 +105,12 @@ class GaussianEnsemble(nn.Module):
     def normalize_inputs(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return (torch.cat([states, actions], dim=-1) - self.input_mean) * self.input_scale
 
-    @torch.no_grad()
     def predict(self, states: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-member mean and variance of the next state, in the data's units."""
-        mean, logvar = self(self.normalize_inputs(states, actions))
-        return states + mean * self.target_std + self.target_mean, torch.exp(logvar) * self.target_std**2
+        with differentiable_in(states, actions):
+            mean, logvar = self(self.normalize_inputs(states, actions))
+            return states + mean * self.target_std + self.target_mean, torch.exp(logvar) * self.target_std**2
 
-    @torch.no_grad()
     def rollout_means(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The planners' hot path: member m follows its own mean prediction for the particles
         state[m] (members, particles, S) under actions[m] (members, particles, H, A); returns
@@ -115,20 +120,22 @@ class GaussianEnsemble(nn.Module):
 
         A model cast to bfloat16 runs its products in bfloat16 while the states stay in the dtype
         they come in: small deltas are not lost to bfloat16's 8-bit mantissa."""
-        members, particles, horizon, action_dim = actions.shape
-        state_weight, action_weight, first_bias = self._folded_input_layer()
-        head_weight, head_bias = self._folded_head()
-        dtype = head_weight.dtype
-        step_major = actions.to(dtype).transpose(1, 2).reshape(members, horizon * particles, action_dim)
-        action_part = torch.baddbmm(first_bias, step_major, action_weight).view(members, horizon, particles, -1)
-        states = [state]
-        for t in range(horizon):
-            x = F.silu(torch.baddbmm(action_part[:, t], state.to(dtype), state_weight), inplace=True)
-            for layer in self.layers[1:]:
-                x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=True)
-            state = state + torch.baddbmm(head_bias, x, head_weight)
-            states.append(state)
-        return torch.stack(states, dim=2)
+        with differentiable_in(state, actions):
+            inplace = not torch.is_grad_enabled()
+            members, particles, horizon, action_dim = actions.shape
+            state_weight, action_weight, first_bias = self._folded_input_layer()
+            head_weight, head_bias = self._folded_head()
+            dtype = head_weight.dtype
+            step_major = actions.to(dtype).transpose(1, 2).reshape(members, horizon * particles, action_dim)
+            action_part = torch.baddbmm(first_bias, step_major, action_weight).view(members, horizon, particles, -1)
+            states = [state]
+            for t in range(horizon):
+                x = F.silu(torch.baddbmm(action_part[:, t], state.to(dtype), state_weight), inplace=inplace)
+                for layer in self.layers[1:]:
+                    x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=inplace)
+                state = state + torch.baddbmm(head_bias, x, head_weight)
+                states.append(state)
+            return torch.stack(states, dim=2)
 
     def _folded_input_layer(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer's state weight, action weight and bias, for inputs in the data's units."""
