@@ -113,6 +113,23 @@ class HandWorld:
             raise ValueError(f"command must be 16 finite joint positions, got {values}")
         self._apply(np.clip(values, self.lower, self.upper))
 
+    def step(self, steps: int = 1) -> str | None:
+        """Advance the physics; where the task's object ended the episode, reset and say why."""
+        for _ in range(steps):
+            self.client.stepSimulation()
+        self.sim_time += steps * self.time_step
+        reason = self.episode_end()
+        if reason:
+            self.reset()
+        return reason
+
+    def episode_end(self) -> str | None:
+        """Why the object's state ends the episode (it left the hand or its mount), or None."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
     def reset_hand(self) -> None:
         """The hand at its home pose, at rest, its motors holding it there."""
         for index, value in zip(self.indices, self.home):
@@ -189,15 +206,9 @@ class HandValveSim(HandWorld):
         self.reset()
 
     # -- World protocol ---------------------------------------------------------------------------
-    def step(self, steps: int = 1) -> str | None:
-        for _ in range(steps):
-            self.client.stepSimulation()
-        self.sim_time += steps * self.time_step
+    def episode_end(self) -> str | None:
         drift = np.linalg.norm(self._valve_axis_point() - self._valve_home)
-        if drift > 0.005:
-            self.reset()
-            return f"valve left its mount: its axis moved {drift * 1000:.1f} mm"
-        return None
+        return f"valve left its mount: its axis moved {drift * 1000:.1f} mm" if drift > 0.005 else None
 
     def reset(self, valve_angle: float | None = None) -> None:
         """Hand to its initial pose, valve to `valve_angle` (default: uniform in [-pi, pi) from the

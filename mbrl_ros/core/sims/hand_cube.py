@@ -70,15 +70,9 @@ class HandCubeSim(HandWorld):
         self.drop_distance = float(drop_distance)
         self.reset()
 
-    def step(self, steps: int = 1) -> str | None:
-        for _ in range(steps):
-            self.client.stepSimulation()
-        self.sim_time += steps * self.time_step
+    def episode_end(self) -> str | None:
         moved = np.linalg.norm(self.cube_position() - self.start)
-        if moved > self.drop_distance:
-            self.reset()
-            return f"cube dropped: {moved * 100:.1f} cm from where it started"
-        return None
+        return f"cube dropped: {moved * 100:.1f} cm from where it started" if moved > self.drop_distance else None
 
     def reset(self, yaw: float | None = None) -> None:
         """Hand home, cube on the palm at `yaw` (default: uniform in [-pi, pi) from the seeded rng), at rest."""
