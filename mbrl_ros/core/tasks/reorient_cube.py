@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..robots.state import OBJECT_POSITION, OBJECT_X_AXIS, quaternion_to_matrix
+from ..robots.joint_state import BadState
+from ..robots.state import OBJECT_POSITION, OBJECT_X_AXIS, pose_features
 from .task import POSE_STAMPED, AngleGoalTask, BadGoal
 
 
@@ -39,12 +40,11 @@ class ReorientCubeTask(AngleGoalTask):
         if msg.header.frame_id not in ("", self.frame):
             raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{self.frame}'")
         q = msg.pose.orientation
-        quaternion = np.array([q.x, q.y, q.z, q.w], float)
-        norm = np.linalg.norm(quaternion)
-        if not np.all(np.isfinite(quaternion)) or abs(norm - 1.0) > 0.1:
-            raise BadGoal("a cube goal needs a unit quaternion orientation")
-        rotation = quaternion_to_matrix(quaternion / norm)
-        return np.array([np.arctan2(rotation[1, 0], rotation[0, 0])])
+        try:
+            x_axis = pose_features(np.zeros(3), [q.x, q.y, q.z, q.w])[3:6]
+        except BadState as error:
+            raise BadGoal(f"a cube goal's orientation: {error}") from error
+        return np.array([np.arctan2(x_axis[1], x_axis[0])])
 
     def fill_goal(self, msg, goal):
         msg.header.frame_id = self.frame
