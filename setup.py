@@ -30,6 +30,7 @@ setup(
             "logger = mbrl_ros.nodes.logger:main",
             "trainer = mbrl_ros.nodes.trainer:main",
             "controller = mbrl_ros.nodes.controller:main",
+            "policy_trainer = mbrl_ros.nodes.policy_trainer:main",
             "standin = mbrl_ros.nodes.standin:main",
             "mbrl-ros = mbrl_ros.cli:main",
         ],

@@ -1,14 +1,16 @@
 """A robot of this package learning in simulation: sim, logger, trainer and controller, all with
-config/<robot>.yaml (arm, drone, drone_attitude or hand).
+config/<robot>.yaml (arm, drone, drone_attitude or hand), and with policy:=act or propose a
+policy_trainer whose policy then gives the commands or proposes plans.
 
-    ros2 launch mbrl_ros robot_sim.launch.py robot:=drone [gui:=true] [params_file:=/path/to/your.yaml]
+    ros2 launch mbrl_ros robot_sim.launch.py robot:=drone [gui:=true] [policy:=act] [params_file:=/your.yaml]
 
 On real hardware, leave out the sim and remap the command topic to your robot's controller.
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.conditions import UnlessCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -25,10 +27,16 @@ def generate_launch_description():
                               default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config",
                                                                   [robot, ".yaml"]])),
         DeclareLaunchArgument("gui", default_value="false", description="open the PyBullet window"),
+        DeclareLaunchArgument("policy", default_value="off", description="off, or act or propose: a distilled "
+                              "policy gives the commands, or proposes plans, once the policy_trainer has one"),
     ]
+    policy = LaunchConfiguration("policy")
+    own = {"sim": {"gui": LaunchConfiguration("gui")}, "controller": {"policy": policy}}
     nodes = [
         Node(package=PACKAGE, executable=name, name=name, output="screen",
-             parameters=[params_file] + ([{"gui": LaunchConfiguration("gui")}] if name == "sim" else []))
+             parameters=[params_file] + ([own[name]] if name in own else []))
         for name in NODES
     ]
-    return LaunchDescription(arguments + nodes)
+    policy_trainer = Node(package=PACKAGE, executable="policy_trainer", name="policy_trainer", output="screen",
+                     parameters=[params_file], condition=UnlessCondition(PythonExpression(["'", policy, "' == 'off'"])))
+    return LaunchDescription(arguments + nodes + [policy_trainer])

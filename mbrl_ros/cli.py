@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from .core.policies import POLICY_USES
+
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
@@ -39,6 +41,8 @@ def cmd_up(args) -> int:
         args.robot = f"{args.robot}_hardware"  # config/<robot>_hardware.yaml: the real robot's topics and safety
     overrides = {"gui": True} if args.gui else {}
     nodes = tuple(n for n in NODES if n != "sim") if args.hardware else NODES
+    if args.policy != "off":
+        overrides["policy"], nodes = args.policy, nodes + ("policy_trainer",)
     if args.standin:
         if not args.hardware:
             raise UsageError("--standin stands in for a real robot: use it with --hardware")
@@ -63,7 +67,7 @@ def cmd_demo(args) -> int:
 
     out = Path(args.out or f"mbrl_runs/{args.robot}_{time.strftime('%Y%m%d_%H%M%S')}")
     summary = run_demo(args.robot, out, targets=args.targets, target_seconds=args.target_seconds,
-                       seed=args.seed, gui=args.gui)
+                       seed=args.seed, gui=args.gui, policy=args.policy)
     met = summary["median_final_error_last5"] <= summary["success_threshold"]
     threshold = f"{summary['success_threshold']:g} {summary['unit']}"
     print(f"median final error within {threshold}" if met else f"median final error NOT within {threshold}")
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                          "for ~/enable")
     up.add_argument("--standin", action="store_true",
                     help="with --hardware: a stand-in arm as ros2_control presents one, to rehearse without the robot")
+    up.add_argument("--policy", choices=POLICY_USES, default="off",
+                    help="start a policy_trainer too: its policy gives the commands (act) or proposes plans (propose)")
     up.set_defaults(run=cmd_up)
 
     demo = sub.add_parser("demo", help="learn a task from scratch and report the result")
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--target-seconds", type=float, help="seconds per goal (default: the robot's config)")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--gui", action="store_true")
+    demo.add_argument("--policy", choices=POLICY_USES, default="off",
+                      help="measure with a distilled policy acting (act) or proposing plans (propose)")
     demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser("train", help="train a dynamics model from a rosbag2 recording")

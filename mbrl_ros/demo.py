@@ -45,7 +45,7 @@ class DemoUser(Node):
         super().__init__("demo_user")
         self.spec, self.task, self.stack = spec, task, stack
         self.features: dict[str, np.ndarray] = {}
-        self.model_path = None
+        self.model_path = self.policy_path = None
         self.episode_ends: list[str] = []
         self.node_status: dict[str, dict] = {}  # node name -> its newest diagnostic values
         self.create_subscription(Header, RESET_TOPIC, lambda m: self.episode_ends.append(m.frame_id), COMMAND_QOS)
@@ -55,6 +55,7 @@ class DemoUser(Node):
         for source in spec.state.sources:
             self.create_subscription(message_class(source.msgtype), source.topic, self.on_state(source), STATE_QOS)
         self.create_subscription(String, "/mbrl/model", self.on_model, LATCHED_QOS)
+        self.create_subscription(String, "/mbrl/policy", self.on_policy, LATCHED_QOS)
 
     def on_state(self, source):
         def record(msg) -> None:
@@ -73,6 +74,9 @@ class DemoUser(Node):
 
     def on_model(self, msg: String) -> None:
         self.model_path = msg.data
+
+    def on_policy(self, msg: String) -> None:
+        self.policy_path = msg.data
 
     def on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -145,7 +149,10 @@ class Scenario:
 
 
 def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_seconds: float | None = None,
-             model_timeout: float = 300.0, seed: int = 1, gui: bool = False) -> dict:
+             model_timeout: float = 300.0, seed: int = 1, gui: bool = False, policy: str = "off",
+             policy_timeout: float = 1800.0) -> dict:
+    """Learn the robot's task from scratch through the ROS 2 nodes and measure it. With `policy`
+    act or propose, a policy_trainer runs too, and the goals are measured once its first policy is in use."""
     started = time.monotonic()
     params_file = robot_config(robot)
     params = node_parameters(params_file, "controller")
@@ -157,6 +164,9 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     overrides = {"data_dir": str(out_dir / "data"), "checkpoint_dir": str(out_dir / "models")}
     if gui:
         overrides["gui"] = True
+    nodes = NODES
+    if policy != "off":
+        overrides["policy"], nodes = policy, NODES + ("policy_trainer",)
     rng = np.random.default_rng(seed)
     goal_dim = len(task.random_goal(np.random.default_rng(0)))
     goals = scenario.fixed_goals(goal_dim) or [task.random_goal(rng) for _ in range(scenario.targets)]
@@ -166,7 +176,7 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     print(f"mbrl_ros demo: {robot}, {len(goals)} goals of {scenario.target_seconds:.0f} s{hold_text}; "
           f"results in {out_dir}")
     rclpy.init()
-    stack = Stack(params_file, overrides, log_dir=out_dir / "logs").start()
+    stack = Stack(params_file, overrides, nodes=nodes, log_dir=out_dir / "logs").start()
     try:
         user = DemoUser(spec, task, stack)
         user.wait_for(lambda: user.state is not None, 60.0, "robot state")
@@ -179,12 +189,22 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
             end = time.monotonic() + scenario.learn_seconds
             while time.monotonic() < end:
                 user.pursue(task.random_goal(rng), min(scenario.target_seconds, end - time.monotonic()))
+        policy_after = None
+        if policy != "off":
+            print(f"random goals until the first policy is in use ({policy}) ...")
+            end = time.monotonic() + policy_timeout
+            while user.policy_path is None:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"no policy within {policy_timeout:.0f} s")
+                user.pursue(task.random_goal(rng), scenario.target_seconds)
+            policy_after = time.monotonic() - started
+            print(f"first policy after {policy_after:.0f} s: {user.policy_path}")
         for index, goal in enumerate(tqdm(goals, desc="goals", unit="goal")):
             errors = user.pursue(goal, scenario.target_seconds, curve=curve, index=index, started=started)
             settled = errors[-round(SETTLED_SECONDS / DemoUser.SAMPLE):]
             results.append({"target": index, "goal": goal.tolist(), "start_error": errors[0],
                             "final_error": errors[-1], "settled_spread": float(np.ptp(settled)),
-                            "model": user.model_path})
+                            "model": user.model_path, "policy": user.policy_path})
             tqdm.write(f"goal {index + 1:2d}: {task.describe(errors[0])} -> {task.describe(errors[-1])}")
         if scenario.hold_seconds:
             print(f"holding {np.round(goals[-1], 3).tolist()} for {scenario.hold_seconds:.0f} s ...")
@@ -204,7 +224,8 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
         "median_settled_spread_last5": float(np.median([r["settled_spread"] for r in results[-5:]])),
         "success_threshold": task.success_threshold, "success_rate": float(np.mean(finals <= task.success_threshold)),
         "hold": hold, "first_model_after_s": learned_after, "wall_time_s": time.monotonic() - started,
-        "episode_ends": user.episode_ends, **{node: user.node_status.get(node, {}) for node in NODES},
+        "policy": policy, "first_policy_after_s": policy_after,
+        "episode_ends": user.episode_ends, **{node: user.node_status.get(node, {}) for node in nodes},
         "node_exit_codes": exit_codes,
         "target_seconds": scenario.target_seconds, "learn_seconds": scenario.learn_seconds,
     }

@@ -63,7 +63,7 @@ def test_generate_launch_description(launch_file):
 
 def test_every_node_module_has_an_executable():
     nodes = {p.stem for p in (ROOT / "mbrl_ros" / "nodes").glob("*.py") if "\ndef main(" in p.read_text()}
-    assert nodes == {"sim", "logger", "trainer", "controller", "standin"}
+    assert nodes == {"sim", "logger", "trainer", "controller", "policy_trainer", "standin"}
     assert nodes <= console_scripts()
 
 

@@ -164,6 +164,12 @@ class CheckedNode(Node):
                 self.param("model_data_topic", "/mbrl/model_data",
                            "std_msgs/UInt8MultiArray: the newest checkpoint's bytes, labelled sha256:<digest>"))
 
+    def policy_topics(self) -> tuple[str, str]:
+        """Where the policy_trainer announces policies, as the trainer does models."""
+        return (self.param("policy_topic", "/mbrl/policy", "std_msgs/String: the newest policy's path"),
+                self.param("policy_data_topic", "/mbrl/policy_data",
+                           "std_msgs/UInt8MultiArray: the newest policy's bytes, labelled sha256:<digest>"))
+
     def declare_all(self, parameters: dict) -> dict:
         """Declare a component's parameters (name -> (default, description)) and return their values."""
         return {name: self.param(name, default, description) for name, (default, description) in parameters.items()}

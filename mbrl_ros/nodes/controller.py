@@ -1,4 +1,5 @@
-"""controller: explores until a model arrives, then pursues /mbrl/goal with sampling-based MPC.
+"""controller: explores until a model arrives, then pursues /mbrl/goal with sampling-based MPC, or
+with a policy distilled from it (one forward pass per command, hot-reloaded like the model).
 
 What the robot is (state sources, command interface), the task (cost, goal message) and the
 exploration all come from parameters, so one node drives any robot its config describes. State comes
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
-from std_msgs.msg import Bool, Header, String, UInt8MultiArray
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
@@ -30,23 +31,20 @@ from ..core.control.arming import Arming
 from ..core.control.exploration import EXPLORERS, make_explorer
 from ..core.control.guard import GUARDED_MODES, MotionGuard
 from ..core.control.limits import CommandLimiter, load_rate_limits
-from ..core.control.mpc import MPC, PRECISIONS
+from ..core.control.mpc import MPC
 from ..core.control.trajectory import TRAJECTORY_MODES, Trajectory, follow, hold
 from ..core.data.bag import RESET_TOPIC
-from ..core.models.checkpoint import (
-    CheckpointError,
-    digest,
-    load_checkpoint,
-    store_received,
-)
+from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import incompatibility, torch_device
 from ..core.paths import find_shared_file
-from ..core.planning.planners import PLANNERS, PlannerConfig
-from ..core.planning.rollout import PROPAGATIONS
+from ..core.planning.rollout import rollout
+from ..core.policies import POLICY_USES
+from ..core.policies.policy import Policy, policy_command
 from ..core.robots.joint_state import BadState
 from ..core.robots.kinematics import ForwardKinematics
 from ..core.robots.urdf import load_chain
-from ..core.tasks import TASKS, BadGoal, make_task
+from ..core.tasks import BadGoal
+from .checkpoints import CheckpointInbox
 from .common import (
     COMMAND_QOS,
     LATCHED_QOS,
@@ -62,7 +60,8 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .messages import checkpoint_payload, message_class, trajectory_message
+from .messages import message_class, trajectory_message
+from .planning import declare_planner, declare_task
 
 NORMAL_MODES = ("exploring", "pursuing the goal", "settled at the goal", "holding: no goal")
 
@@ -79,22 +78,13 @@ class ControllerNode(CheckedNode):
                                             "share of the control period planning may use", in_range(0.1, 1.0))
         self.plan_ahead = self.param("plan_ahead", False, "plan a period ahead: from the state predicted under the "
                                      "command in flight, sending the result at the next tick (for fast robots)")
-        task_name = self.param("task", "reach", "what the robot is asked to do", one_of(*TASKS))
         exploration = self.param("exploration", "waypoints", "how to move before the first model",
                                  one_of(*EXPLORERS))
-        population = self.param("population", 200, "action sequences per iteration", in_range(2, 100000))
-        planner_config = PlannerConfig(
-            horizon=self.param("horizon", 10, "planning horizon in control steps", in_range(1, 500)),
-            population=population,
-            elites=self.param("elites", 20, "best sequences CEM and iCEM refit to", in_range(1, population)),
-            iterations=self.param("iterations", 3, "planner iterations per control step", in_range(1, 100)),
-            initial_std=self.param("initial_std", 0.5, "first samples' spread, as a share of the command box's "
-                                   "half-width", in_range(0.01, 2.0)),
-            gradient_starts=self.param("gradient_starts", 8, "gradient and cem_gd planners: sequences refined by "
-                                       "gradient steps at once", in_range(1, population)),
-            gradient_steps=self.param("gradient_steps", 5, "... Adam steps on them per iteration", in_range(1, 1000)),
-            learning_rate=self.param("learning_rate", 0.05, "... Adam's step, as a share of the command box's "
-                                     "half-width", in_range(1e-4, 1.0)))
+        self.policy_use = self.param("policy", "off", "a distilled policy, once one arrives: act (it gives every "
+                                     "command, one forward pass each), propose (the planner also samples around "
+                                     "its rollout) or off", one_of(*POLICY_USES))
+        self.policy_rate = self.param("policy_rate", 0.0, "with policy: act, the rate it commands at, Hz, up to the "
+                                      "state's rate; 0: control_rate", in_range(0.0, 1000.0))
         self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
                                            "above which the safe command goes out instead; 0: no limit", non_negative)
         limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "
@@ -113,14 +103,7 @@ class ControllerNode(CheckedNode):
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
         seed = self.param("seed", 0, "random seed", non_negative)
         self.mpc_options = dict(
-            config=planner_config,
-            planner=self.param("planner", "cem", "trajectory optimiser", one_of(*PLANNERS)),
-            propagation=self.param("propagation", "ts_inf", "how particles use the ensemble members",
-                                   one_of(*PROPAGATIONS)),
-            uncertainty_weight=self.param("uncertainty_weight", 0.0, "cost of ensemble disagreement along a plan",
-                                          non_negative),
-            rollout_precision=self.param("rollout_precision", "float32", "dtype of the candidates' model products",
-                                         one_of(*PRECISIONS)),
+            **declare_planner(self),
             settle_margin=self.param("settle_margin", 0.0, "cost a plan must be predicted to save over holding "
                                      "still for the robot to move (reach: metres of mean distance to the goal); "
                                      "0: always follow the plan", non_negative),
@@ -131,14 +114,18 @@ class ControllerNode(CheckedNode):
                                  f"which {spec.command_mode} commands have not (position and velocity have); "
                                  f"set it to 0")
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
+        self.task = declare_task(self, spec, self.device)
         try:
-            self.task = make_task(task_name, spec, self.declare_all(TASKS[task_name].PARAMETERS), self.device)
             self.explorer = make_explorer(exploration, spec, self.declare_all(EXPLORERS[exploration].PARAMETERS),
                                           1.0 / self.control_rate, np.random.default_rng(seed))
         except (OSError, ValueError, KeyError) as error:
-            raise ParameterError(f"{task_name} task or {exploration} exploration: {error}") from error
+            raise ParameterError(f"{exploration} exploration: {error}") from error
+        self.rng = np.random.default_rng(seed)
 
         self.mpc: MPC | None = None
+        self.policy: Policy | None = None
+        self.policy_version = 0
+        self.period = 1.0 / self.control_rate  # of the control loop: shorter where a policy acts faster
         self.planned_goal = None
         self.model_version, self.model_path = 0, ""
         self.lock = threading.Lock()
@@ -167,12 +154,13 @@ class ControllerNode(CheckedNode):
                                      STATE_QOS)
         self.create_subscription(message_class(self.task.goal_msgtype), self.param("goal_topic", "/mbrl/goal",
                                  "the task's goal message"), self.on_goal, 10)
-        model_topic, model_data_topic = self.model_topics()
-        self.create_subscription(String, model_topic, self.on_model, LATCHED_QOS)
         checkpoints = self.param("checkpoint_dir", "~/.ros/mbrl_ros/models", "where the trainer writes checkpoints")
-        self.model_cache = pathlib.Path(checkpoints).expanduser() / "received"  # models that came as bytes
-        self.model_digest = ""  # SHA-256 of the model in use
-        self.create_subscription(UInt8MultiArray, model_data_topic, self.on_model_data, LATCHED_QOS)
+        received = pathlib.Path(checkpoints).expanduser() / "received"  # checkpoints that came as bytes
+        CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), received, self.device, self.model_fits,
+                        self.use_model)
+        if self.policy_use != "off":
+            CheckpointInbox(self, Policy, "policy", self.policy_topics(), received, self.device, self.policy_fits,
+                            self.use_policy)
         reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
         self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
         self.episode_ended = threading.Event()
@@ -195,7 +183,7 @@ class ControllerNode(CheckedNode):
         self.control_thread = threading.Thread(target=self.control_loop, name="control", daemon=True)
         self.control_thread.start()
         threading.Thread(target=self.watchdog_loop, name="watchdog", daemon=True).start()
-        self.get_logger().info(f"{task_name} task, {spec.command_mode} commands on {command_topic} "
+        self.get_logger().info(f"{type(self.task).__name__}, {spec.command_mode} commands on {command_topic} "
                                f"at {self.control_rate:.0f} Hz, state {list(spec.state.topics)}, planning on "
                                f"{self.device}; " + ("enabled" if self.arming.armed else "waiting for ~/enable"))
 
@@ -229,41 +217,45 @@ class ControllerNode(CheckedNode):
             self.goal = goal
         self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
 
-    def on_model(self, msg: String) -> None:
-        self.load_model(msg.data)
+    def model_fits(self, model, metadata) -> str | None:
+        return incompatibility(model, metadata, self.spec.model_signature(), 1.0 / self.control_rate)
 
-    def on_model_data(self, msg) -> None:
-        """A model sent as bytes (from a trainer on another machine): checked, kept, then loaded."""
-        try:
-            data, sha256 = checkpoint_payload(msg)
-            if sha256 != self.model_digest:
-                self.load_model(str(store_received(data, sha256, self.model_cache)), sha256)
-        except (ValueError, OSError, CheckpointError) as error:
-            self.get_logger().error(f"keeping the current model: {error}")
-
-    def load_model(self, path: str, sha256: str = "") -> None:
-        """Plan with the checkpoint at `path` (its SHA-256 if known) if it can be read and fits this
-        robot; one already in use (the same model announced by path and sent as bytes) is not
-        loaded twice."""
-        try:
-            file = pathlib.Path(path)
-            sha256 = sha256 or (digest(file.read_bytes()) if file.is_file() else "")
-            if sha256 and sha256 == self.model_digest:
-                return
-            model, metadata = load_checkpoint(path, self.device)
-        except (CheckpointError, OSError) as error:
-            self.get_logger().error(f"keeping the current model: {error}")
-            return
-        problem = incompatibility(model, metadata, self.spec.model_signature(), 1.0 / self.control_rate)
-        if problem:
-            self.get_logger().error(f"keeping the current model: {path} {problem}")
-            return
+    def use_model(self, model, metadata, path: str) -> None:
         if self.mpc is None:
-            self.mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
+            mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
+            if self.policy_use == "propose" and self.policy is not None:
+                mpc.set_policy(self.policy)
+            self.mpc = mpc
         else:
             self.mpc.set_model(model)
-        self.model_version, self.model_path, self.model_digest = int(metadata.get("version", 0)), path, sha256
+        self.model_version, self.model_path = int(metadata.get("version", 0)), path
         self.get_logger().info(f"loaded model version {self.model_version} from {path}")
+
+    def policy_fits(self, policy, metadata) -> str | None:
+        if metadata.get("task") != type(self.task).__name__:
+            return f"was distilled for {metadata.get('task')}, not {type(self.task).__name__}"
+        try:
+            policy_command(policy, self.task, np.zeros(self.spec.state_dim), self.task.random_goal(self.rng))
+        except (RuntimeError, ValueError) as error:
+            return f"does not take this task's goal features: {error}"
+        return self.model_fits(policy, metadata)
+
+    def use_policy(self, policy, metadata, path: str) -> None:
+        """Act or propose with `policy` from the next control step; acting, at `policy_rate`."""
+        self.policy = policy.eval()
+        if self.policy_use == "propose" and self.mpc is not None:
+            self.mpc.set_policy(policy)
+        if self.policy_use == "act" and self.policy_rate:
+            self.set_period(1.0 / self.policy_rate)
+        self.policy_version = int(metadata.get("version", 0))
+        self.get_logger().info(f"loaded policy version {self.policy_version} from {path}: it will {self.policy_use}")
+
+    def set_period(self, period: float) -> None:
+        """Run the control loop, and judge rate limits and motion, at this period from now on."""
+        self.period = period
+        for check in (self.limiter, self.guard):
+            if check is not None:
+                check.dt = period
 
     def on_enable(self, request, response):
         if request.data and not self.robot_ready:
@@ -357,14 +349,13 @@ class ControllerNode(CheckedNode):
 
     # Control -------------------------------------------------------------------------------------
     def control_loop(self) -> None:
-        period = 1.0 / self.control_rate
         next_tick = time.monotonic()
         while not self.stopping.is_set():
             try:
                 self.on_control()
             except Exception as error:  # noqa: BLE001 - a bug must not leave the robot on its last command
                 self.control_failed(error)
-            next_tick += period
+            next_tick += self.period
             delay = next_tick - time.monotonic()
             if delay < 0:
                 next_tick = time.monotonic()
@@ -452,6 +443,9 @@ class ControllerNode(CheckedNode):
         if goal is not self.planned_goal:
             self.mpc.reset()
             self.planned_goal = goal
+        if self.policy_use == "act" and self.policy is not None:
+            self.act_with_policy(state, goal)
+            return
         ahead = self.plan_ahead and self.pending is not None
         if ahead:
             self.send(self.pending, state, self.pending_tail)
@@ -484,12 +478,29 @@ class ControllerNode(CheckedNode):
             self.pending_tail = info["actions"][2:]
         self.publish_plan(info["plan_points"])
 
+    def act_with_policy(self, state: np.ndarray, goal: np.ndarray) -> None:
+        """One forward pass of the policy, sent through the same checks as a plan's command; where
+        the ensemble disagrees past `max_disagreement` on its next step, the safe command."""
+        started = time.monotonic()
+        command = policy_command(self.policy, self.task, state, goal)
+        self.latencies.append(time.monotonic() - started)
+        self.iterations.append(0)
+        if self.max_disagreement:
+            _, disagreement = rollout(self.mpc.model, self.task.tensor(state), self.task.tensor(command)[None, None],
+                                      "expectation", with_disagreement=True)
+            self.disagreement = float(disagreement.mean())
+            if self.disagreement > self.max_disagreement:
+                self.mode = "policy too uncertain: safe command"
+                self.send_safe(state)
+                return
+        self.send(command, state)
+
     def send(self, command: np.ndarray, state: np.ndarray, plan_tail=()) -> None:
         """Publish a command within the rate limits, the motion guard and the command bounds; the
         safe one instead if it is not finite. `plan_tail`: the plan's commands after this one, for
         the trajectory output."""
         if not np.all(np.isfinite(command)):
-            self.get_logger().error("planner produced a non-finite command: sending the safe command",
+            self.get_logger().error("a non-finite command (from the planner or the policy): sending the safe command",
                                     throttle_duration_sec=2.0)
             self.send_safe(state)
             return
@@ -502,7 +513,7 @@ class ControllerNode(CheckedNode):
         trajectory = None
         if self.trajectory_pub:
             trajectory = follow(self.spec.command_mode, state[self.spec.position_columns],
-                                self.trajectory_commands(command, state, plan_tail), 1.0 / self.control_rate)
+                                self.trajectory_commands(command, state, plan_tail), self.period)
         self.publish(command, safe=False, trajectory=trajectory)
 
     def guarded(self, command: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -523,7 +534,7 @@ class ControllerNode(CheckedNode):
         tail = list(plan_tail)
         while len(commands) < self.trajectory_steps:
             following = tail[len(commands) - 1] if len(commands) <= len(tail) else commands[-1]
-            positions = (positions + commands[-1] / self.control_rate if self.spec.command_mode == "velocity"
+            positions = (positions + commands[-1] * self.period if self.spec.command_mode == "velocity"
                          else commands[-1])
             commands.append(self.guarded(np.asarray(following, float), positions))
         return np.array(commands)
@@ -536,7 +547,7 @@ class ControllerNode(CheckedNode):
             return
         trajectory = None
         if self.trajectory_pub and state is not None:
-            trajectory = hold(state[self.spec.position_columns], 1.0 / self.control_rate)
+            trajectory = hold(state[self.spec.position_columns], self.period)
         self.publish(self.spec.command.clamp(command), safe=True, trajectory=trajectory)
 
     def publish(self, command: np.ndarray, safe: bool, trajectory: Trajectory | None = None) -> None:
@@ -564,11 +575,12 @@ class ControllerNode(CheckedNode):
 
     def publish_diagnostics(self) -> None:
         latencies = np.array(self.latencies) * 1000.0
-        late = latencies.size and np.percentile(latencies, 99) > 1000.0 / self.control_rate
+        late = latencies.size and np.percentile(latencies, 99) > 1000.0 * self.period
         normal = self.mode in NORMAL_MODES or self.mode.startswith("disarmed")
         level = OK if normal and not late else WARN
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
-                  "model_path": self.model_path, "rejected_states": self.rejected,
+                  "model_path": self.model_path, "policy": self.policy_use, "policy_version": self.policy_version,
+                  "rejected_states": self.rejected,
                   "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
                   "rate_limit_cuts_planned": self.rate_limit_cuts[0],
                   "rate_limit_cuts_exploring": self.rate_limit_cuts[1],

@@ -10,7 +10,8 @@ import torch
 
 from ..models.ensemble import GaussianEnsemble
 from ..planning.planners import PlannerConfig, make_planner
-from ..planning.rollout import rollout
+from ..planning.rollout import mean_step, policy_rollout, rollout
+from ..policies.policy import Policy, goal_policy
 from ..tasks.task import Task
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -26,7 +27,8 @@ class MPC:
     `max_action_change` (per action) bounds the change from one step of a plan to the next, and from
     the command before the plan to its first step: the robot's rate limits, known to the planner.
     `settle_margin` > 0: the robot holds still when the plan is predicted to save less than this much
-    cost over holding (see `settle`).
+    cost over holding (see `settle`). With a `policy` (set_policy), the planner also samples around
+    the policy's own rollout through the model (PlannerConfig.proposal_share of its candidates).
     """
 
     def __init__(self, task: Task, low: np.ndarray, high: np.ndarray, model: GaussianEnsemble,
@@ -45,7 +47,12 @@ class MPC:
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
         if max_action_change is not None:
             self.planner.max_step = task.tensor(max_action_change)
+        self.policy = None
         self.set_model(model)
+
+    def set_policy(self, policy: Policy | None) -> None:
+        """Sample around this policy's proposals from now on; None: no proposals."""
+        self.policy = None if policy is None else goal_policy(policy.to(self.device).eval(), self.task)
 
     def set_model(self, model: GaussianEnsemble) -> None:
         """Plan with `model`; plans start from the mean command it was trained on (a drone's hover)."""
@@ -72,9 +79,10 @@ class MPC:
         before = in_flight if in_flight is not None else previous
         self.planner.previous = None if before is None else self.task.tensor(before)
         if in_flight is not None:
-            mean, _ = self.model.predict(state_t.expand(self.model.members, 1, -1),
-                                         self.task.tensor(in_flight).expand(self.model.members, 1, -1))
-            state_t = mean.mean(0)[0]
+            state_t = mean_step(self.model, state_t, self.task.tensor(in_flight))
+        if self.policy is not None:
+            self.planner.proposal = self.planner.clamp(
+                policy_rollout(self.model, self.policy, state_t, goal_t, self.planner.config.horizon))
         model, cost = self.planning_model, self.task.cost
         propagation, weight = self.propagation, self.uncertainty_weight
 

@@ -1,4 +1,6 @@
-"""Save and load dynamics checkpoints: written atomically, read with weights_only=True."""
+"""Save and load checkpoints of dynamics models and policies: written atomically, read with
+weights_only=True. A checkpoint names the kind of network it holds (its class), so that a policy
+sent where a model is expected is refused with a clear message."""
 
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message says which file and why."""
 
 
-def save_checkpoint(path: str | Path, model: GaussianEnsemble, metadata: dict) -> Path:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    payload = {"format": FORMAT, "model": model.config(), "state_dict": model.state_dict(), "metadata": metadata}
+def save_checkpoint(path: str | Path, model: torch.nn.Module, metadata: dict) -> Path:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file.
+    `model` is any network with a `config()` that rebuilds it."""
+    payload = {"format": FORMAT, "kind": type(model).__name__, "model": model.config(),
+               "state_dict": model.state_dict(), "metadata": metadata}
     return write_atomically(Path(path), lambda stream: torch.save(payload, stream))
 
 
@@ -40,7 +44,9 @@ def store_received(data: bytes, sha256: str, directory: str | Path) -> Path:
                             lambda stream: stream.write(data))
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianEnsemble, dict]:
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
+                    kind: type[torch.nn.Module] = GaussianEnsemble) -> tuple[torch.nn.Module, dict]:
+    """The network of class `kind` a checkpoint holds, and its metadata."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"cannot read checkpoint {path}: no such file")
@@ -57,8 +63,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise CheckpointError(f"cannot read checkpoint {path}: truncated or corrupt ({first_line})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an mbrl_ros checkpoint of format {FORMAT}")
+    held = payload.get("kind", GaussianEnsemble.__name__)
+    if held != kind.__name__:
+        raise CheckpointError(f"{path} holds a {held}, not a {kind.__name__}")
     try:
-        model = GaussianEnsemble(**payload["model"]).to(device)
+        model = kind(**payload["model"]).to(device)
         model.load_state_dict(payload["state_dict"])
     except Exception as error:
         raise CheckpointError(f"{path} does not hold a valid model: {error}") from error

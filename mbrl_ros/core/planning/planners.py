@@ -14,6 +14,9 @@ the box [low, high], and stops iterating at a deadline (anytime). `evaluate` map
 - gradient: Adam on a few sequences at once, by backpropagation through the model and the cost.
 - cem_gd: CEM whose best samples take gradient steps before each refit (Bharadhwaj et al. 2020,
   "Model-Predictive Control via Cross-Entropy and Gradient-Based Optimization").
+
+Where a `proposal` sequence is set (a policy's own rollout), a share of the sampling planners'
+candidates is drawn around it instead of around the mean, as TD-MPC (Hansen et al. 2022) does.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class PlannerConfig:
     gradient_starts: int = 8  # gradient, cem_gd: sequences refined by gradient steps at once
     gradient_steps: int = 5  # ... Adam steps on them per iteration
     learning_rate: float = 0.05  # ... Adam's step, as a share of the half-width of the action box
+    proposal_share: float = 0.25  # share of the candidates drawn around a proposal, where one is set
 
     def __post_init__(self):
         if self.horizon < 1 or self.iterations < 1 or self.population < 2:
@@ -55,6 +59,8 @@ class PlannerConfig:
         if not 0 < self.gradient_starts <= self.population or self.gradient_steps < 1 or self.learning_rate <= 0:
             raise ValueError("gradient_starts must be in [1, population], gradient_steps at least 1, "
                              "learning_rate positive")
+        if not 0 <= self.proposal_share <= 1:
+            raise ValueError(f"proposal_share must be in [0, 1], got {self.proposal_share}")
 
 
 class Planner:
@@ -68,6 +74,7 @@ class Planner:
         self.nominal = (low + high) / 2  # the action a plan starts from, before any warm start
         self.max_step: torch.Tensor | None = None  # per action: the most it may change from one step to the next
         self.previous: torch.Tensor | None = None  # the command in force when the plan starts
+        self.proposal: torch.Tensor | None = None  # (H, A): a sequence to sample around as well
         self.reset()
 
     def reset(self) -> None:
@@ -86,10 +93,20 @@ class Planner:
 
     def around_mean(self, state: dict, noise: torch.Tensor, evaluate: Evaluate) -> tuple[torch.Tensor, torch.Tensor]:
         """Candidates mean + noise in bounds, the mean itself (the warm start) first, and their costs."""
-        samples = state["mean"] + noise
+        samples = self.around_proposal(state["mean"] + noise, noise)
         samples[0] = state["mean"]
         samples = self.clamp(samples)
         return samples, evaluate(samples)
+
+    def around_proposal(self, samples: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The last `proposal_share` of the samples moved around the proposal (the proposal itself
+        first), where one is set."""
+        count = round(self.config.proposal_share * len(samples))
+        if self.proposal is None or count == 0:
+            return samples
+        samples[-count:] = self.proposal + noise[-count:]
+        samples[-count] = self.proposal
+        return samples
 
     def descend(self, actions: torch.Tensor, evaluate: Evaluate) -> tuple[torch.Tensor, torch.Tensor]:
         """`gradient_steps` of Adam on each sequence's own cost, backpropagated through the model,
@@ -245,7 +262,8 @@ class ICEM(Planner):
         horizon, action_dim = self.mean.shape
         noise = colored_noise(count, horizon, action_dim, c.noise_exponent, self.generator,
                               self.mean.dtype, self.mean.device)
-        samples = state["mean"] + state["std"] * noise
+        noise = state["std"] * noise
+        samples = self.around_proposal(state["mean"] + noise, noise)
         carried = [state["mean"][None]]
         keep = max(1, int(c.keep_elites * c.elites))
         if state["elites"] is not None:

@@ -16,6 +16,24 @@ from ..models.ensemble import GaussianEnsemble
 PROPAGATIONS = ("ts_inf", "ts1", "expectation")
 
 
+def mean_step(model: GaussianEnsemble, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The next states (..., S) the members predict on average for states (..., S) under actions (..., A)."""
+    batch_states, batch_actions = states.reshape(-1, states.shape[-1]), actions.reshape(-1, actions.shape[-1])
+    mean, _ = model.predict(batch_states.expand(model.members, -1, -1), batch_actions.expand(model.members, -1, -1))
+    return mean.mean(0).reshape(states.shape)
+
+
+def policy_rollout(model: GaussianEnsemble, policy, state: torch.Tensor, goal: torch.Tensor,
+                   horizon: int) -> torch.Tensor:
+    """The actions (H, A) a policy (states, goal -> actions) takes over `horizon` steps from `state`
+    (S,), following the members' mean prediction."""
+    actions = []
+    for _ in range(horizon):
+        actions.append(policy(state, goal))
+        state = mean_step(model, state, actions[-1])
+    return torch.stack(actions)
+
+
 def rollout(model: GaussianEnsemble, initial_state: torch.Tensor, actions: torch.Tensor,
             propagation: str = "ts_inf", sample: bool = False, generator: torch.Generator | None = None,
             with_disagreement: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:

@@ -13,7 +13,10 @@ from ..robots.state import (
     BASE_X_AXIS,
     BASE_Y_AXIS,
 )
+from .reach import direction
 from .task import PositionGoalTask
+
+GROUND_HEIGHT = 0.03  # m: a drone's base this low is on the ground
 
 
 class FlyToTask(PositionGoalTask):
@@ -71,6 +74,16 @@ class FlyToTask(PositionGoalTask):
 
     def error(self, state, goal):
         return float(np.linalg.norm(state[self.position] - goal))
+
+    def episode_ended(self, states):
+        """Tilted past 90 degrees, or down on the ground: where the sim restarts a crashed drone."""
+        body_z = torch.linalg.cross(states[..., self.body_x], states[..., self.body_y])
+        return (body_z[..., 2] < 0) | (states[..., self.position[2]] < GROUND_HEIGHT)
+
+    def goal_features(self, states, goal):
+        """The drone's offset from the goal and its direction: flying is the same everywhere."""
+        offset = states[..., self.position] - goal
+        return torch.cat([offset, direction(offset)], -1)
 
     def plan_points(self, states):
         return states[:, self.position].cpu().numpy()

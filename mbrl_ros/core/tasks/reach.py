@@ -50,6 +50,12 @@ class ReachTask(PositionGoalTask):
                 + p["velocity_weight"] * final_speed
                 + p["limit_weight"] * outside.sum((1, 2)))
 
+    def goal_features(self, states, goal):
+        """The end effector's offset from the goal, its direction, and the goal."""
+        goal = goal.expand(*states.shape[:-1], -1)
+        offset = self.fk.position(states[..., self.positions]) - goal
+        return torch.cat([offset, direction(offset), goal], -1)
+
     def end_effector(self, state: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return self.fk.position(self.tensor(state[self.positions])).cpu().numpy()
@@ -62,6 +68,12 @@ class ReachTask(PositionGoalTask):
 
     def random_goal(self, rng):
         return random_reachable_goal(self.fk, *self.box, rng)[1]
+
+
+def direction(offset: torch.Tensor, softening: float = 0.01) -> torch.Tensor:
+    """The unit vector along an offset (..., 3), shrinking to zero within about `softening` metres of
+    it: what a policy needs to be precise near a goal, where the offset itself is a tiny input."""
+    return offset / (torch.linalg.vector_norm(offset, dim=-1, keepdim=True) + softening)
 
 
 def random_reachable_goal(fk: ForwardKinematics, low: np.ndarray, high: np.ndarray,

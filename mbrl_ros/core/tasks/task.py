@@ -47,6 +47,16 @@ class Task:
         """Costs (N,) of predicted states (N, H+1, S) reached by actions (N, H, A)."""
         raise NotImplementedError
 
+    def reward(self, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor,
+               goals: torch.Tensor) -> torch.Tensor:
+        """The negative cost of single steps (N,): states (N, S), actions (N, A), a goal per step (N, G)."""
+        return -self.cost(torch.stack([states, next_states], 1), actions[:, None], goals[:, None])
+
+    def episode_ended(self, states: torch.Tensor) -> torch.Tensor:
+        """Where states (..., S) end an episode, as the sim would end it (a crash, a dropped object):
+        no model rollout goes on from there. By default, never."""
+        return torch.zeros(states.shape[:-1], dtype=torch.bool, device=states.device)
+
     def error(self, state: np.ndarray, goal: np.ndarray) -> float:
         """How far a state is from the goal, in `unit`."""
         raise NotImplementedError
@@ -62,6 +72,12 @@ class Task:
     def random_goal(self, rng: np.random.Generator) -> np.ndarray:
         """A goal the robot can reach, for demos and tests."""
         raise NotImplementedError
+
+    def goal_features(self, states: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """What a policy is given of the goal, next to states (..., S): by default the goal itself
+        (..., G). Tasks give what makes the command easy to read off, such as a reach task's offset of
+        the end effector from the goal, which a network would otherwise learn forward kinematics for."""
+        return goal.expand(*states.shape[:-1], -1)
 
     def hold_goal(self, state: np.ndarray) -> np.ndarray | None:
         """The goal that keeps the robot where it is while no goal has been given, or None where the
@@ -112,9 +128,14 @@ class AngleGoalTask(Task):
         plan's end, averaged: (N,)."""
         vector = torch.stack([future[..., self.cos], future[..., self.sin]], -1)
         vector = vector / torch.linalg.vector_norm(vector, dim=-1, keepdim=True).clamp_min(1e-6)
-        error = 1 - (vector[..., 0] * torch.cos(goal) + vector[..., 1] * torch.sin(goal))
+        angle = goal[..., 0]  # one goal (1,), or one per trajectory (N, 1, 1)
+        error = 1 - (vector[..., 0] * torch.cos(angle) + vector[..., 1] * torch.sin(angle))
         weights = torch.linspace(0.5, 1.5, error.shape[1], device=future.device, dtype=future.dtype)
         return (error * weights).mean(1)
 
     def random_goal(self, rng):
         return np.array([rng.uniform(-np.pi, np.pi)])
+
+    def goal_features(self, states, goal):
+        """The goal as a unit vector: an angle's own value jumps at +-pi."""
+        return torch.cat([torch.cos(goal), torch.sin(goal)], -1).expand(*states.shape[:-1], -1)

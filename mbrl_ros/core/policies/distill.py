@@ -1,0 +1,130 @@
+"""Distil the MPC into a policy with DAgger (Ross et al. 2011), entirely on the learned model.
+
+Each round, the policy drives rollouts through the model from recorded (real) states towards goals
+the task draws, and the planner labels every state they visit with the command it would send; the
+policy then learns from all labels so far. The first round's rollouts follow the planner itself.
+Labelling by the policy's own states is what lets it recover from its own mistakes: a policy
+trained only on the planner's trajectories drifts off them and has never seen where it ends up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..control.mpc import MPC
+from ..planning.rollout import mean_step
+from .policy import Policy, new_policy, policy_command
+
+
+@dataclass
+class DistillConfig:
+    rounds: int = 6
+    rollouts: int = 8  # per round
+    steps: int = 25  # per rollout
+    epochs: int = 40  # per round, over all labels so far
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    hidden: int = 256
+    layers: int = 2
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.rounds, self.rollouts, self.steps, self.epochs, self.batch_size) < 1:
+            raise ValueError("rounds, rollouts, steps, epochs and batch_size must be at least 1")
+
+
+@dataclass
+class Labels:
+    """States the rollouts visited, their goals (as the task's goal features), and the planner's
+    command at each."""
+
+    states: list = field(default_factory=list)
+    goals: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def tensors(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return tuple(torch.as_tensor(np.array(x), dtype=torch.float32, device=device)
+                     for x in (self.states, self.goals, self.actions))
+
+
+def label_rollout(mpc: MPC, start: np.ndarray, goal: np.ndarray, steps: int, labels: Labels,
+                  policy: Policy | None = None) -> int:
+    """Roll from `start` through the model, the policy acting (the planner where there is none),
+    and add the planner's command at every state visited. The planner keeps its warm start along
+    the rollout, as it does on the robot. Returns the states labelled: fewer than `steps` where the
+    model's prediction stops being finite."""
+    mpc.reset()
+    state = np.asarray(start, float)
+    for step in range(steps):
+        label, _ = mpc.act(state, goal)
+        labels.states.append(state)
+        with torch.no_grad():
+            labels.goals.append(mpc.task.goal_features(mpc.task.tensor(state), mpc.task.tensor(goal)).cpu().numpy())
+        labels.actions.append(label)
+        action = label if policy is None else policy_command(policy, mpc.task, state, goal)
+        with torch.no_grad():
+            state = mean_step(mpc.model, mpc.task.tensor(state), mpc.task.tensor(action)).cpu().numpy().astype(float)
+        if not np.all(np.isfinite(state)):
+            return step + 1
+    return steps
+
+
+def fit(policy: Policy, labels: Labels, config: DistillConfig, rng: np.random.Generator) -> float:
+    """Train on the labels (mean squared error in the command box's unit coordinates), keeping the
+    epoch with the best held-out error; returns that error."""
+    states, goals, actions = labels.tensors(policy.low.device)
+    targets = policy.to_unit(actions)
+    order = torch.as_tensor(rng.permutation(len(labels)), device=states.device)
+    held_out, train = order[:max(1, len(labels) // 10)], order[max(1, len(labels) // 10):]
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
+
+    def held_out_error() -> float:
+        with torch.no_grad():
+            return float((policy.unit_actions(states[held_out], goals[held_out]) - targets[held_out]).square().mean())
+
+    best, best_weights = held_out_error(), {k: v.clone() for k, v in policy.state_dict().items()}
+    for _ in range(config.epochs):
+        for batch in train[torch.randperm(len(train), device=states.device)].split(config.batch_size):
+            loss = (policy.unit_actions(states[batch], goals[batch]) - targets[batch]).square().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        error = held_out_error()
+        if error < best:
+            best, best_weights = error, {k: v.clone() for k, v in policy.state_dict().items()}
+    policy.load_state_dict(best_weights)
+    return best
+
+
+def distill(mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
+            policy: Policy | None = None, on_round=None) -> tuple[Policy, list[dict]]:
+    """A policy that imitates `mpc` (its planner, model and task) from the recorded states `starts`
+    (N, S); continues training `policy` where given. `on_round(summary)` reports progress. Returns
+    the policy and one summary per round."""
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    fresh = policy is None
+    if fresh:
+        policy = new_policy(mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden, config.layers,
+                            np.random.default_rng(config.seed + 1))
+    labels, history, started = Labels(), [], time.monotonic()
+    for round_ in range(config.rounds):
+        actor = None if fresh and round_ == 0 else policy
+        for _ in range(config.rollouts):
+            start, goal = starts[rng.integers(len(starts))], mpc.task.random_goal(rng)
+            label_rollout(mpc, start, goal, config.steps, labels, actor)
+        policy.train()
+        error = fit(policy, labels, config, rng)
+        policy.eval()
+        history.append({"round": round_ + 1, "labels": len(labels), "held_out_error": error,
+                        "seconds": time.monotonic() - started})
+        if on_round is not None:
+            on_round(history[-1])
+    return policy, history

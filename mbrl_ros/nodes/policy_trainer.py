@@ -1,0 +1,173 @@
+"""policy_trainer: on each new model, learns a policy from it and announces it, as the trainer does models.
+
+`method: distill`: DAgger on the learned model (core/policies/distill.py), the controller's planner
+labelling the states the policy visits, from the states the logger recorded. `method: mbpo`: soft
+actor-critic on short rollouts branched from recorded states through the model
+(core/policies/mbpo.py), going on from where the last model left it. Each policy is written
+atomically as policy_<model version>.pt next to the models, its path published on /mbrl/policy and
+its bytes on /mbrl/policy_data (transient local), where a controller with `policy: act` or
+`propose` picks it up. Both methods take minutes of CPU: the node runs niced, with its own torch
+threads, so that the controller keeps its deadlines.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from std_msgs.msg import String, UInt8MultiArray
+
+from ..core.control.mpc import MPC
+from ..core.data.bag import RESET_TOPIC
+from ..core.data.dataset import RecordedData
+from ..core.models.checkpoint import digest, save_checkpoint
+from ..core.models.ensemble import GaussianEnsemble
+from ..core.models.learner import incompatibility, torch_device
+from ..core.policies.distill import DistillConfig, distill
+from ..core.policies.mbpo import MBPO, MBPOConfig
+from ..core.policies.policy import new_policy
+from ..core.policies.sac import SAC, SACConfig
+from .checkpoints import CheckpointInbox
+from .common import (
+    ERROR,
+    LATCHED_QOS,
+    OK,
+    WARN,
+    CheckedNode,
+    in_range,
+    non_negative,
+    one_of,
+    positive,
+    run,
+    set_torch_threads,
+)
+from .messages import checkpoint_message
+from .planning import declare_planner, declare_task
+
+METHODS = ("distill", "mbpo")
+
+
+class PolicyTrainerNode(CheckedNode):
+    def __init__(self):
+        super().__init__("policy_trainer")
+        self.spec = spec = self.robot_spec()
+        self.data_dir = Path(self.param("data_dir", "~/.ros/mbrl_ros/data", "logger chunks: where rollouts "
+                                        "start")).expanduser()
+        self.checkpoint_dir = Path(self.param("checkpoint_dir", "~/.ros/mbrl_ros/models", "models come from here, "
+                                              "policies go here")).expanduser()
+        self.dt = 1.0 / self.param("control_rate", 20.0, "controller rate in Hz: the model's time step",
+                                   in_range(1.0, 1000.0))
+        reset_topic = self.param("reset_topic", RESET_TOPIC, "episode ends (resets) in the bags")
+        self.method = self.param("method", "distill", "how a policy is learned from each model: distill (DAgger "
+                                 "on the planner) or mbpo (soft actor-critic on model rollouts)", one_of(*METHODS))
+        self.hidden = self.param("policy_hidden_units", 256, "units per hidden layer of the policy", in_range(1, 4096))
+        self.layers = self.param("policy_hidden_layers", 2, "hidden layers of the policy", in_range(1, 16))
+        seed = self.param("seed", 0, "random seed", non_negative)
+        self.distill_config = DistillConfig(
+            rounds=self.param("distill_rounds", 10, "DAgger rounds per model", in_range(1, 1000)),
+            rollouts=self.param("distill_rollouts", 16, "rollouts through the model per round", in_range(1, 10000)),
+            steps=self.param("distill_steps", 30, "steps per rollout, each labelled by a plan", in_range(1, 10000)),
+            epochs=self.param("distill_epochs", 60, "epochs over all labels per round", in_range(1, 10000)),
+            hidden=self.hidden, layers=self.layers, seed=seed)
+        self.mbpo_config = MBPOConfig(
+            updates=self.param("mbpo_updates", 5000, "actor-critic updates per model", in_range(1, 10**7)),
+            branches=self.param("mbpo_branches", 400, "rollouts branched from recorded states at a time",
+                                in_range(1, 10**6)),
+            max_length=self.param("mbpo_max_length", 10, "the longest branch, in steps", in_range(1, 1000)),
+            error_budget=self.param("mbpo_error_budget", 0.5, "summed held-out one-step error (normalised MSE) a "
+                                    "branch may accumulate: with a better model, longer branches", positive),
+            seed=seed)
+        poll_period = self.param("poll_period", 2.0, "seconds between looks for a new model", positive)
+        threads = self.param("torch_threads", 1, "CPU threads for learning", in_range(1, 256))
+        niceness = self.param("nice", 15, "scheduling niceness added to this process", in_range(0, 19))
+        self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
+        self.task = declare_task(self, spec, self.device)
+        self.planner = declare_planner(self)
+        os.nice(niceness)
+        set_torch_threads(threads)
+
+        self.data = RecordedData(spec.state, spec.command, self.dt, reset_topic)
+        self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
+        self.learned_version = 0
+        policy_topic, policy_data_topic = self.policy_topics()
+        self.policy_pub = self.create_publisher(String, policy_topic, LATCHED_QOS)
+        self.policy_data_pub = self.create_publisher(UInt8MultiArray, policy_data_topic, LATCHED_QOS)
+        CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), self.checkpoint_dir / "received",
+                        self.device, lambda model, metadata: incompatibility(model, metadata, spec.model_signature(),
+                                                                             self.dt), self.on_model)
+        self.status = (WARN, "waiting for a model", {})
+        self.diagnostics = self.diagnostics_publisher()
+        self.create_timer(poll_period, self.on_poll)
+        self.get_logger().info(f"learning a policy for {type(self.task).__name__} by {self.method} from each model in "
+                               f"{self.checkpoint_dir}")
+
+    @property
+    def model_version(self) -> int:
+        return int(self.model_metadata.get("version", 0))
+
+    def on_model(self, model, metadata, path: str) -> None:
+        self.model, self.model_metadata = model, metadata
+        self.get_logger().info(f"model version {self.model_version} arrived: learning from it at the next poll")
+
+    def on_poll(self) -> None:
+        if self.model is not None and self.model_version > self.learned_version:
+            self.learn()
+        self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {
+            **self.status[2], "method": self.method, "model_version": self.model_version,
+            "policy_version": self.learned_version}))
+
+    def learn(self) -> None:
+        """A policy from the newest model, written and announced; a failure is said, and the next
+        model tried."""
+        self.data.refresh(self.data_dir)
+        data = self.data.transitions()
+        if len(data) == 0:
+            self.status = (WARN, f"no recorded states in {self.data_dir} to start rollouts from", {})
+            return
+        version, started = self.model_version, time.monotonic()
+        self.get_logger().info(f"{self.method}: model {version}, {len(data)} recorded transitions")
+        try:
+            summary = self.distill(data) if self.method == "distill" else self.train_mbpo(data)
+            path = save_checkpoint(self.checkpoint_dir / f"policy_{version:04d}.pt", self.policy, {
+                **self.spec.model_signature(), "dt": self.dt, "version": version, "task": type(self.task).__name__,
+                "method": self.method, "summary": summary})
+        except Exception as error:  # e.g. a full disk: report, and try again with the next model
+            self.status = (ERROR, f"{self.method} failed: {error}", {})
+            self.get_logger().error(f"{self.method} failed: {error}")
+            self.learned_version = version
+            return
+        self.learned_version = version
+        self.policy_pub.publish(String(data=str(path)))
+        data = path.read_bytes()
+        self.policy_data_pub.publish(checkpoint_message(data, digest(data)))
+        self.status = (OK, "policy ready", {k: f"{v:.4g}" if isinstance(v, float) else str(v)
+                                            for k, v in summary.items()})
+        self.get_logger().info(f"policy {version} after {time.monotonic() - started:.0f} s ({summary}) -> {path}")
+
+    def distill(self, data) -> dict:
+        mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
+                  seed=self.distill_config.seed)
+        self.policy, history = distill(mpc, data.states, self.distill_config, self.policy, self.report)
+        return {"labels": history[-1]["labels"], "held_out_error": history[-1]["held_out_error"]}
+
+    def train_mbpo(self, data) -> dict:
+        if self.mbpo is None:
+            low, high = (self.task.tensor(b) for b in self.spec.planning_bounds)
+            self.policy = new_policy(self.task, data.states, low, high, self.hidden, self.layers,
+                                     np.random.default_rng(self.mbpo_config.seed))
+            self.mbpo = MBPO(self.task, SAC(self.policy, SACConfig()), self.mbpo_config)
+        mse = float(self.model_metadata.get("metrics", {}).get("mse", 1.0))
+        return self.mbpo.train(self.model, data, mse, on_refresh=self.report)
+
+    def report(self, *progress) -> None:
+        self.get_logger().info(f"progress: {progress}", throttle_duration_sec=30.0)
+
+
+def main(args=None):
+    raise SystemExit(run(PolicyTrainerNode, args=args))
+
+
+if __name__ == "__main__":
+    main()

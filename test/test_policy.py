@@ -1,0 +1,128 @@
+"""Policies distilled from the planner: DAgger's labels, the policy network and its checkpoints, and
+the planner's proposals around a policy's rollout."""
+
+import numpy as np
+import pytest
+import torch
+
+from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mbrl_ros.core.models.ensemble import GaussianEnsemble
+from mbrl_ros.core.models.training import TrainConfig, train_ensemble
+from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
+from mbrl_ros.core.planning.rollout import mean_step
+from mbrl_ros.core.policies.distill import DistillConfig, Labels, distill, label_rollout
+from mbrl_ros.core.policies.policy import Policy, policy_command
+from mbrl_ros.core.tasks import make_task
+
+DT = 0.05
+
+
+def integrator_data(arm, count: int, rng) -> Transitions:
+    """The arm as a velocity integrator: q' = q + command * dt, qd' = command."""
+    low, high = arm.command_bounds
+    center, span = np.array(arm.workspace[0] + arm.workspace[1]) / 2, np.array(arm.workspace[1] - arm.workspace[0])
+    states = np.zeros((count, arm.state_dim))
+    states[:, arm.position_columns] = center + (rng.random((count, arm.dof)) - 0.5) * span
+    actions = rng.uniform(low, high, (count, arm.dof))
+    states[:, [c + arm.dof for c in arm.position_columns]] = rng.uniform(low, high, (count, arm.dof))
+    following = states.copy()
+    following[:, arm.position_columns] += actions * DT
+    following[:, [c + arm.dof for c in arm.position_columns]] = actions
+    return Transitions(states, actions, following)
+
+
+@pytest.fixture(scope="module")
+def reach(arm, arm_params):
+    """An arm reach MPC over an ensemble that learned the integrator, and recorded states."""
+    torch.manual_seed(0)
+    data = integrator_data(arm, 3000, np.random.default_rng(0))
+    model = GaussianEnsemble(arm.state_dim, arm.dof, members=2, hidden=64, layers=2)
+    train_ensemble(model, data, TrainConfig(max_epochs=40, patience=40))
+    mpc = MPC(make_task("reach", arm, arm_params), *arm.planning_bounds, model.eval(),
+              PlannerConfig(horizon=6, population=100, elites=10, iterations=2))
+    return mpc, data.states
+
+
+def test_the_policy_drives_the_rollout_and_the_planner_labels_every_state_it_visits(reach):
+    mpc, starts = reach
+    policy = Policy(mpc.model.state_dim, 9, mpc.model.action_dim)
+    policy.set_bounds(mpc.planner.low, mpc.planner.high)
+    goal = mpc.task.random_goal(np.random.default_rng(1))
+    labels = Labels()
+    assert label_rollout(mpc, starts[0], goal, 5, labels, policy) == 5
+    for state, following in zip(labels.states, labels.states[1:]):
+        action = policy_command(policy, mpc.task, state, goal)
+        expected = mean_step(mpc.model, mpc.task.tensor(state), mpc.task.tensor(action))
+        np.testing.assert_allclose(following, expected.detach().numpy(), atol=1e-5)
+    replay = MPC(mpc.task, mpc.planner.low.numpy(), mpc.planner.high.numpy(), mpc.model, mpc.planner.config)
+    replay.reset()
+    for state, label in zip(labels.states, labels.actions):
+        np.testing.assert_allclose(label, replay.act(state, goal)[0], atol=1e-6)
+    assert not np.allclose(labels.actions[0], policy_command(policy, mpc.task, labels.states[0], goal), atol=1e-3), \
+        "the labels are the planner's, not the policy's own commands"
+
+
+def test_a_distilled_policy_reaches_goals_in_the_model(reach):
+    mpc, starts = reach
+    policy, history = distill(mpc, starts, DistillConfig(rounds=4, rollouts=10, steps=25, epochs=40, hidden=64))
+    assert [h["labels"] for h in history] == [250, 500, 750, 1000]
+    rng, task = np.random.default_rng(5), mpc.task
+    before, after = [], []
+    for start in starts[-8:]:
+        goal = task.random_goal(rng)
+        state = torch.as_tensor(start, dtype=torch.float32)
+        before.append(task.error(start, goal))
+        for _ in range(40):
+            state = mean_step(mpc.model, state, task.tensor(policy_command(policy, task, state.numpy(), goal)))
+        after.append(task.error(state.detach().numpy(), goal))
+    assert np.median(after) < 0.35 * np.median(before), (before, after)
+
+
+def test_policy_commands_stay_in_the_box_and_checkpoints_say_what_they_hold(tmp_path, reach):
+    mpc, starts = reach
+    policy = Policy(mpc.model.state_dim, 9, mpc.model.action_dim, hidden=16)
+    policy.set_bounds(mpc.planner.low, mpc.planner.high)
+    with torch.no_grad():
+        policy.net[-1].bias.fill_(100.0)
+    command = policy_command(policy, mpc.task, starts[0], np.array([0.4, 0.0, 0.4]))
+    np.testing.assert_allclose(command, mpc.planner.high.numpy(), rtol=1e-6)
+
+    path = save_checkpoint(tmp_path / "policy.pt", policy, {"task": "ReachTask"})
+    loaded, metadata = load_checkpoint(path, kind=Policy)
+    assert metadata["task"] == "ReachTask"
+    np.testing.assert_allclose(policy_command(loaded, mpc.task, starts[3], np.zeros(3)),
+                               policy_command(policy, mpc.task, starts[3], np.zeros(3)))
+    with pytest.raises(CheckpointError, match="holds a Policy, not a GaussianEnsemble"):
+        load_checkpoint(path)
+
+
+def test_a_share_of_the_candidates_is_drawn_around_the_proposal():
+    low, high = -torch.ones(2), torch.ones(2)
+    planner = make_planner("cem", low, high, PlannerConfig(horizon=4, population=40, elites=4, iterations=1,
+                                                           initial_std=0.05, proposal_share=0.25),
+                           torch.Generator().manual_seed(0))
+    planner.proposal = torch.full((4, 2), 0.8)
+    seen = []
+
+    def evaluate(actions):
+        seen.append(actions.clone())
+        return actions.square().sum((1, 2))
+
+    planner.plan(evaluate)
+    samples = seen[0]
+    near = (samples - planner.proposal).abs().amax((1, 2)) < 0.3
+    assert near.sum() == 10 and near[-10:].all(), "the last quarter, around the proposal"
+    assert (samples == planner.proposal).all((1, 2)).any(), "the proposal itself is a candidate"
+
+
+def test_the_reach_task_gives_a_policy_the_end_effectors_offset(arm, arm_params):
+    task = make_task("reach", arm, arm_params)
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = arm_params["workspace_center"]
+    goal = np.array([0.4, 0.1, 0.3])
+    features = task.goal_features(task.tensor(state), task.tensor(goal)).numpy()
+    offset = task.end_effector(state) - goal
+    expected = np.concatenate([offset, offset / (np.linalg.norm(offset) + 0.01), goal])
+    np.testing.assert_allclose(features, expected, atol=1e-6)

@@ -1,0 +1,113 @@
+"""A distilled policy over real topics: the policy_trainer announces one for each model, and a controller
+with `policy: act` commands with it, hot-reloads it, and keeps its safety rules."""
+
+import numpy as np
+import pytest
+import torch
+from bags import record_linear_motion
+from geometry_msgs.msg import PoseStamped
+from probe import Probe
+from std_msgs.msg import String
+from test_model_transfer import arm_checkpoint
+from test_safety import RATE, ArmStandIn, controller
+
+from mbrl_ros.cli import main
+from mbrl_ros.core.models.checkpoint import load_checkpoint, save_checkpoint
+from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.paths import robot_config
+from mbrl_ros.core.policies.policy import Policy
+from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.launcher import Stack
+from mbrl_ros.nodes.common import LATCHED_QOS
+
+SPEC = RobotSpec.from_params(node_parameters(robot_config("arm"), "controller"))
+ARM_JOINTS = list(SPEC.joints)
+
+
+def constant_policy(path, share: float, task: str = "ReachTask", version: int = 1):
+    """A policy that commands `share` of the command box's half-width on every joint, whatever it sees.
+    Returns the checkpoint and that command."""
+    policy = Policy(SPEC.state_dim, 9, SPEC.dof, hidden=8, layers=1)
+    low, high = (torch.as_tensor(b, dtype=torch.float32) for b in SPEC.planning_bounds)
+    policy.set_bounds(low, high)
+    with torch.no_grad():
+        policy.net[-1].weight.zero_()
+        policy.net[-1].bias.fill_(float(np.arctanh(share)) if np.isfinite(share) else share)
+    metadata = {**SPEC.model_signature(), "dt": 1.0 / RATE, "version": version, "task": task}
+    return save_checkpoint(path, policy, metadata), ((low + high) / 2 + (high - low) / 2 * share).numpy()
+
+
+def goal_message() -> PoseStamped:
+    goal = PoseStamped()
+    goal.header.frame_id = "panda_link0"
+    goal.pose.position.x, goal.pose.position.z = 0.4, 0.4
+    return goal
+
+
+@pytest.mark.timeout(150)
+def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rules(ros, tmp_path):
+    model = arm_checkpoint(tmp_path / "models" / "model_0001.pt")
+    first, first_command = constant_policy(tmp_path / "models" / "policy_0001.pt", 0.2)
+    second, second_command = constant_policy(tmp_path / "models" / "policy_0002.pt", -0.3, version=2)
+    other_task, _ = constant_policy(tmp_path / "models" / "fly.pt", 0.5, task="FlyToTask")
+    broken, _ = constant_policy(tmp_path / "models" / "broken.pt", float("nan"), version=3)
+    with controller(tmp_path, start_enabled=True, policy="act", policy_rate=2.0 * RATE) as stack:
+        robot = ArmStandIn()
+        robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
+        robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(model)))
+        robot.create_publisher(PoseStamped, "/mbrl/goal", 10).publish(goal_message())
+        policies = robot.create_publisher(String, "/mbrl/policy", LATCHED_QOS)
+
+        def commands_reach(expected, what):
+            robot.run_until(lambda: robot.commands and np.allclose(robot.commands[-1][1], expected, atol=1e-4), 20,
+                            what)
+
+        policies.publish(String(data=str(first)))
+        commands_reach(first_command, "the first policy's command, through the rate limits")
+        steady = robot.commands_during(2.0)
+        assert all(np.allclose(c, first_command, atol=1e-4) for c in steady), "the same command, every step"
+        assert len(steady) > 1.5 * 2.0 * RATE, "at policy_rate, twice the control rate"
+
+        log = tmp_path / "logs" / "controller.log"
+        policies.publish(String(data=str(other_task)))
+        robot.run_until(lambda: "was distilled for FlyToTask, not ReachTask" in log.read_text(), 20,
+                        "the other task's policy refused")
+        assert np.allclose(robot.next_commands(3)[-1], first_command, atol=1e-4), "the first policy acts on"
+        policies.publish(String(data=str(second)))
+        commands_reach(second_command, "the reloaded policy's command")
+        diagnostics = lambda: robot.diagnostics.get("mbrl_ros: controller", {})  # noqa: E731
+        robot.run_until(lambda: diagnostics().get("policy_version") == "2", 5, "the new policy in diagnostics")
+        assert diagnostics()["mode"] == "pursuing the goal" and diagnostics()["policy"] == "act"
+
+        policies.publish(String(data=str(broken)))
+        commands_reach(np.zeros(SPEC.dof), "the safe command for a policy's non-finite command")
+        assert stack.dead() == {}
+        robot.destroy_node()
+    assert "a non-finite command" in log.read_text()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("method", ["distill", "mbpo"])
+def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, method):
+    record_linear_motion(tmp_path / "data", ARM_JOINTS, seconds=6.0)
+    models = tmp_path / "models"
+    models.mkdir()
+    assert main(["train", "--bag", str(tmp_path / "data"), "--output", str(models / "model_0001.pt")]) == 0
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(models), "method": method,
+                 "distill_rounds": 2, "distill_rollouts": 2, "distill_steps": 5, "distill_epochs": 5, "population": 50,
+                 "iterations": 1, "mbpo_updates": 40, "mbpo_branches": 20}
+    with Stack(robot_config("arm"), overrides, nodes=("policy_trainer",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("policy_trainer_probe")
+        announced = []
+        probe.create_subscription(String, "/mbrl/policy", lambda m: announced.append(m.data), LATCHED_QOS)
+        probe.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(models / "model_0001.pt")))
+        probe.spin_until(lambda: announced, 120, "a policy on /mbrl/policy", stack)
+        probe.destroy_node()
+    policy, metadata = load_checkpoint(announced[0], kind=Policy)
+    assert announced[0] == str(models / "policy_0001.pt")
+    assert metadata["task"] == "ReachTask" and metadata["version"] == 1 and metadata["method"] == method
+    if method == "distill":
+        assert metadata["summary"]["labels"] == 20, "2 rounds of 2 rollouts of 5 steps"
+    else:
+        assert metadata["summary"]["model_transitions"] > 0 and 1 <= metadata["summary"]["rollout_length"] <= 10
+    assert (policy.state_dim, policy.action_dim) == (SPEC.state_dim, SPEC.dof)
