@@ -1,12 +1,15 @@
 """How fast can the MPC plan? Latency and throughput of the planners over the ensemble, against a
-naive per-sample loop and against the time the ensemble's matrix multiplies alone take.
+naive per-sample loop and against the time the ensemble's matrix multiplies alone take; and what a
+command costs from each robot's controller: its MPC against a policy distilled from it.
 
     .venv/bin/python benchmarks/planner_bench.py [--quick] [--threads 2] [--out planner_bench.json]
 
 Problem sizes come from config/<robot>.yaml (arm, drone, hand). The grid times every robot's sizes
 with 5 members of 3 x 200 hidden units; the deadline table times each robot's own controller
 (its planner, horizon, population, iterations, ensemble and thread count) against its plan
-deadline: plan_deadline_fraction of its control period.
+deadline: plan_deadline_fraction of its control period. The command table times one command of
+each robot's MPC (its task's cost, its planner settings) and of a policy (2 x 256 units, its task's
+goal features), on the CPU with --threads.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mbrl_ros.core.control.mpc import MPC
 from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config, robots
 from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import rollout
+from mbrl_ros.core.policies.policy import new_policy, policy_command
 from mbrl_ros.core.robots.robot import RobotSpec
+from mbrl_ros.core.tasks import make_task
 
 ROBOTS = tuple(robots())
 
@@ -208,10 +214,12 @@ def main() -> None:
 
     deadlines = time_deadlines(args)
     torch.set_num_threads(args.threads)
+    commands = time_commands(args)
     gpu = torch.cuda.get_device_name() if "cuda" in devices else None
     result = {"machine": {"processor": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__, "cuda": gpu},
-              "ensemble": {"members": 5, "hidden": 200, "layers": 3}, "rows": rows, "deadlines": deadlines}
+              "ensemble": {"members": 5, "hidden": 200, "layers": 3}, "rows": rows, "deadlines": deadlines,
+              "commands": commands}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
 
@@ -235,6 +243,30 @@ def time_deadlines(args) -> list[dict]:
               f"{p['iterations']:2d} "
               f"{p['members']}x{p['layers']}x{p['hidden']:<4d} {p['threads']:3d} {p['control_rate']:7.0f} "
               f"{p['deadline_ms']:8.1f} {p50:7.2f} {p99:7.2f} {'yes' if rows[-1]['within_deadline'] else 'NO':>6}")
+    return rows
+
+
+def time_commands(args) -> list[dict]:
+    """Per robot: one command of its controller's MPC against one of a policy, with --threads."""
+    rows = []
+    print(f"\n{'robot':14} {'MPC p50 ms':>10} {'policy p50 ms':>13} {'policy share':>12}")
+    for robot in ROBOTS:
+        params = node_parameters(robot_config(robot), "controller")
+        spec, p, rng = RobotSpec.from_params(params), robot_problem(robot), np.random.default_rng(0)
+        task = make_task(params["task"], spec, params)
+        model = GaussianEnsemble(p["state_dim"], p["action_dim"], p["members"], p["hidden"], p["layers"]).eval()
+        config = PlannerConfig(horizon=p["horizon"], population=p["population"], iterations=p["iterations"],
+                               elites=params.get("elites", 20), initial_std=params.get("initial_std", 0.5))
+        mpc = MPC(task, *spec.planning_bounds, model, config, planner=p["planner"], rollout_precision=p["precision"])
+        state, goal = np.zeros(p["state_dim"]), task.random_goal(rng)
+        low, high = (task.tensor(b) for b in spec.planning_bounds)
+        policy = new_policy(task, rng.normal(size=(64, p["state_dim"])), low, high, 256, 2, rng).eval()
+        plan_p50, _ = percentiles(repeat(lambda: mpc.act(state, goal), args.min_runs, args.budget))
+        policy_p50, _ = percentiles(repeat(lambda: policy_command(policy, task, state, goal), args.min_runs,
+                                           args.budget))
+        rows.append({"robot": robot, "threads": args.threads, "mpc_p50_ms": plan_p50, "policy_p50_ms": policy_p50,
+                     "policy_share": policy_p50 / plan_p50})
+        print(f"{robot:14} {plan_p50:10.2f} {policy_p50:13.3f} {policy_p50 / plan_p50:12.2%}", flush=True)
     return rows
 
 

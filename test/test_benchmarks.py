@@ -36,3 +36,9 @@ def test_deadline_table_covers_every_robot_config():
     drone = next(r for r in rows if r["robot"] == "drone")
     assert (drone["state_dim"], drone["action_dim"]) == (15, 4) and drone["deadline_ms"] == 16.0
     assert all(r["plan_p50_ms"] > 0 for r in rows)
+
+
+def test_command_table_times_every_robots_mpc_and_a_policy():
+    rows = planner_bench.time_commands(argparse.Namespace(min_runs=2, budget=0.0, threads=1))
+    assert {r["robot"] for r in rows} == {r["robot"] for r in planner_bench.time_deadlines(TINY)}
+    assert all(0 < r["policy_p50_ms"] and 0 < r["mpc_p50_ms"] for r in rows)
