@@ -263,6 +263,9 @@ def print_summary(summary: dict, task) -> None:
         print(f"plan latency p50/p99 {plans['plan_latency_p50_ms']}/{plans['plan_latency_p99_ms']} ms, "
               f"{plans['plan_iterations_mean']} iterations (last 200 plans); "
               f"the sim fell {sim.get('seconds_behind_wall_clock', '?')} s behind the wall clock")
+    if summary["policy"] != "off":
+        print(f"the goals were pursued with the policy_trainer's policy ({summary['policy']}), the first one after "
+              f"{summary['first_policy_after_s']:.0f} s; command latency is the policy's")
     if summary["hold"]:
         print(f"hold: RMS error {task.describe(summary['hold']['rms_error'])} over {summary['hold']['seconds']:.0f} s")
     if "baseline" in summary:

@@ -233,7 +233,7 @@ class ControllerNode(CheckedNode):
 
     def policy_fits(self, policy, metadata) -> str | None:
         if metadata.get("task") != type(self.task).__name__:
-            return f"was distilled for {metadata.get('task')}, not {type(self.task).__name__}"
+            return f"was learned for {metadata.get('task')}, not {type(self.task).__name__}"
         try:
             policy_command(policy, self.task, np.zeros(self.spec.state_dim), self.task.random_goal(self.rng))
         except (RuntimeError, ValueError) as error:
