@@ -14,6 +14,7 @@ from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import mean_step
 from mbrl_ros.core.policies.distill import DistillConfig, Labels, distill, label_rollout
 from mbrl_ros.core.policies.policy import Policy, policy_command
+from mbrl_ros.core.policies.sac import SAC, SACConfig, SoftValue
 from mbrl_ros.core.tasks import make_task
 
 DT = 0.05
@@ -126,3 +127,43 @@ def test_the_reach_task_gives_a_policy_the_end_effectors_offset(arm, arm_params)
     offset = task.end_effector(state) - goal
     expected = np.concatenate([offset, offset / (np.linalg.norm(offset) + 0.01), goal])
     np.testing.assert_allclose(features, expected, atol=1e-6)
+
+
+def rising_value(state_dim: int, goal_dim: int, action_dim: int, column: int) -> SoftValue:
+    """A value function that grows with state[column] (through two SiLU units), whatever the goal."""
+    value = SoftValue(state_dim, goal_dim, action_dim, hidden=8, layers=1, critic_hidden=4, critic_layers=2)
+    with torch.no_grad():
+        for layer in (*value.critic.layers, value.critic.head):
+            layer.weight.zero_()
+            layer.bias.zero_()
+        value.critic.layers[0].weight[:, column, 0] = 1.0
+        value.critic.layers[1].weight[:, 0, 0] = 1.0
+        value.critic.head.weight[:, 0, 0] = 1.0
+    return value.eval()
+
+
+def test_a_terminal_value_draws_plans_towards_what_it_values(reach, arm):
+    mpc, starts = reach
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = np.array(arm.workspace[0] + arm.workspace[1]) / 2
+    here = mpc.task.end_effector(state)  # the goal is where the arm is: the task alone asks for stillness
+    first_joint = arm.position_columns[0]
+    value = rising_value(arm.state_dim, 9, arm.dof, first_joint)
+    mpc.reset()
+    _, still = mpc.act(state, here)
+    mpc.set_terminal_value(value, weight=20.0)
+    mpc.reset()
+    _, drawn = mpc.act(state, here)
+    mpc.set_terminal_value(None, 0.0)
+    speed = mpc.planner.high[0].item()
+    assert abs(still["actions"][:, 0].mean()) < 0.2 * speed
+    assert drawn["actions"][:, 0].mean() > 0.5 * speed, "the first joint turns the way the value rises"
+
+
+def test_the_soft_value_is_the_critics_value_of_the_actors_mean_action():
+    torch.manual_seed(0)
+    sac = SAC(Policy(3, 2, 2, hidden=16), SACConfig(hidden=16))
+    states, goals = torch.randn(32, 3), torch.randn(32, 2)
+    with torch.no_grad():
+        expected = sac.q(sac.critic, states, goals, sac.policy.unit_actions(states, goals)).min(0).values
+        torch.testing.assert_close(sac.soft_value()(states, goals), expected)

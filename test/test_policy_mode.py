@@ -16,6 +16,7 @@ from mbrl_ros.core.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.policies.policy import Policy
+from mbrl_ros.core.policies.sac import SoftValue
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.launcher import Stack
 from mbrl_ros.nodes.common import LATCHED_QOS
@@ -51,7 +52,10 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
     second, second_command = constant_policy(tmp_path / "models" / "policy_0002.pt", -0.3, version=2)
     other_task, _ = constant_policy(tmp_path / "models" / "fly.pt", 0.5, task="FlyToTask")
     broken, _ = constant_policy(tmp_path / "models" / "broken.pt", float("nan"), version=3)
-    with controller(tmp_path, start_enabled=True, policy="act", policy_rate=2.0 * RATE) as stack:
+    value = save_checkpoint(tmp_path / "models" / "value_0001.pt", SoftValue(SPEC.state_dim, 9, SPEC.dof, 8, 1, 8, 1),
+                            {**SPEC.model_signature(), "dt": 1.0 / RATE, "version": 1, "task": "ReachTask"})
+    with controller(tmp_path, start_enabled=True, policy="act", policy_rate=2.0 * RATE,
+                    terminal_value_weight=0.1) as stack:
         robot = ArmStandIn()
         try:
             robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
@@ -80,6 +84,9 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
             robot.run_until(lambda: diagnostics().get("policy_version") == "2", 5, "the new policy in diagnostics")
             assert diagnostics()["mode"] == "pursuing the goal" and diagnostics()["policy"] == "act"
 
+            robot.create_publisher(String, "/mbrl/value", LATCHED_QOS).publish(String(data=str(value)))
+            robot.run_until(lambda: "loaded value function version 1" in log.read_text(), 20, "the value function")
+
             policies.publish(String(data=str(broken)))
             commands_reach(np.zeros(SPEC.dof), "the safe command for a policy's non-finite command")
             assert stack.dead() == {}
@@ -100,12 +107,14 @@ def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, met
                  "iterations": 1, "mbpo_updates": 40, "mbpo_branches": 20}
     with Stack(robot_config("arm"), overrides, nodes=("policy_trainer",), log_dir=tmp_path / "logs") as stack:
         probe = Probe("policy_trainer_probe")
-        announced = []
+        announced, values = [], []
         try:
             probe.create_subscription(String, "/mbrl/policy", lambda m: announced.append(m.data), LATCHED_QOS)
+            probe.create_subscription(String, "/mbrl/value", lambda m: values.append(m.data), LATCHED_QOS)
             model = String(data=str(models / "model_0001.pt"))
             probe.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(model)
-            probe.spin_until(lambda: announced, 120, "a policy on /mbrl/policy", stack)
+            probe.spin_until(lambda: announced and (values or method == "distill"), 120, "a policy on /mbrl/policy",
+                             stack)
         finally:
             probe.destroy_node()
     policy, metadata = load_checkpoint(announced[0], kind=Policy)
@@ -115,4 +124,7 @@ def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, met
         assert metadata["summary"]["labels"] == 20, "2 rounds of 2 rollouts of 5 steps"
     else:
         assert metadata["summary"]["model_transitions"] > 0 and 1 <= metadata["summary"]["rollout_length"] <= 10
+        assert values == [str(models / "value_0001.pt")], "and the actor-critic's value, for planning"
+        _, value_metadata = load_checkpoint(values[0], kind=SoftValue)
+        assert value_metadata["version"] == 1
     assert (policy.state_dim, policy.action_dim) == (SPEC.state_dim, SPEC.dof)

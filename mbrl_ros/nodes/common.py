@@ -166,9 +166,16 @@ class CheckedNode(Node):
 
     def policy_topics(self) -> tuple[str, str]:
         """Where the policy_trainer announces policies, as the trainer does models."""
-        return (self.param("policy_topic", "/mbrl/policy", "std_msgs/String: the newest policy's path"),
-                self.param("policy_data_topic", "/mbrl/policy_data",
-                           "std_msgs/UInt8MultiArray: the newest policy's bytes, labelled sha256:<digest>"))
+        return self.checkpoint_topics("policy")
+
+    def value_topics(self) -> tuple[str, str]:
+        """Where the policy_trainer (method mbpo) announces its actor-critic's value function."""
+        return self.checkpoint_topics("value")
+
+    def checkpoint_topics(self, what: str) -> tuple[str, str]:
+        return (self.param(f"{what}_topic", f"/mbrl/{what}", f"std_msgs/String: the newest {what}'s path"),
+                self.param(f"{what}_data_topic", f"/mbrl/{what}_data",
+                           f"std_msgs/UInt8MultiArray: the newest {what}'s bytes, labelled sha256:<digest>"))
 
     def declare_all(self, parameters: dict) -> dict:
         """Declare a component's parameters (name -> (default, description)) and return their values."""

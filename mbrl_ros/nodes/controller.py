@@ -40,6 +40,7 @@ from ..core.paths import find_shared_file
 from ..core.planning.rollout import rollout
 from ..core.policies import POLICY_USES
 from ..core.policies.policy import Policy, policy_command
+from ..core.policies.sac import SoftValue
 from ..core.robots.joint_state import BadState
 from ..core.robots.kinematics import ForwardKinematics
 from ..core.robots.urdf import load_chain
@@ -85,6 +86,9 @@ class ControllerNode(CheckedNode):
                                      "its rollout) or off", one_of(*POLICY_USES))
         self.policy_rate = self.param("policy_rate", 0.0, "with policy: act, the rate it commands at, Hz, up to the "
                                       "state's rate; 0: control_rate", in_range(0.0, 1000.0))
+        self.terminal_value_weight = self.param("terminal_value_weight", 0.0, "with a value function from the "
+                                                "policy_trainer (method mbpo), the weight of its value at a plan's "
+                                                "end, subtracted from the plan's cost; 0: none", non_negative)
         self.max_disagreement = self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
                                            "above which the safe command goes out instead; 0: no limit", non_negative)
         limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "
@@ -159,8 +163,12 @@ class ControllerNode(CheckedNode):
         CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), received, self.device, self.model_fits,
                         self.use_model)
         if self.policy_use != "off":
-            CheckpointInbox(self, Policy, "policy", self.policy_topics(), received, self.device, self.policy_fits,
+            CheckpointInbox(self, Policy, "policy", self.policy_topics(), received, self.device, self.learned_fits,
                             self.use_policy)
+        self.value = None
+        if self.terminal_value_weight:
+            CheckpointInbox(self, SoftValue, "value", self.value_topics(), received, self.device, self.learned_fits,
+                            self.use_value)
         reset_topic = self.param("reset_topic", RESET_TOPIC, "std_msgs/Header episode ends (a crash, a reset)")
         self.create_subscription(Header, reset_topic, self.on_episode_end, COMMAND_QOS)
         self.episode_ended = threading.Event()
@@ -225,20 +233,24 @@ class ControllerNode(CheckedNode):
             mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
             if self.policy_use == "propose" and self.policy is not None:
                 mpc.set_policy(self.policy)
+            mpc.set_terminal_value(self.value, self.terminal_value_weight)
             self.mpc = mpc
         else:
             self.mpc.set_model(model)
         self.model_version, self.model_path = int(metadata.get("version", 0)), path
         self.get_logger().info(f"loaded model version {self.model_version} from {path}")
 
-    def policy_fits(self, policy, metadata) -> str | None:
+    def learned_fits(self, network, metadata) -> str | None:
+        """Why a policy or value function cannot serve this task and robot, or None."""
         if metadata.get("task") != type(self.task).__name__:
             return f"was learned for {metadata.get('task')}, not {type(self.task).__name__}"
+        state = self.task.tensor(np.zeros((1, self.spec.state_dim)))
         try:
-            policy_command(policy, self.task, np.zeros(self.spec.state_dim), self.task.random_goal(self.rng))
+            with torch.no_grad():
+                network(state, self.task.goal_features(state, self.task.tensor(self.task.random_goal(self.rng))))
         except (RuntimeError, ValueError) as error:
             return f"does not take this task's goal features: {error}"
-        return self.model_fits(policy, metadata)
+        return self.model_fits(network, metadata)
 
     def use_policy(self, policy, metadata, path: str) -> None:
         """Act or propose with `policy` from the next control step; acting, at `policy_rate`."""
@@ -249,6 +261,13 @@ class ControllerNode(CheckedNode):
             self.set_period(1.0 / self.policy_rate)
         self.policy_version = int(metadata.get("version", 0))
         self.get_logger().info(f"loaded policy version {self.policy_version} from {path}: it will {self.policy_use}")
+
+    def use_value(self, value, metadata, path: str) -> None:
+        """Plan with `value` beyond the horizon from the next plan."""
+        self.value = value.eval()
+        if self.mpc is not None:
+            self.mpc.set_terminal_value(self.value, self.terminal_value_weight)
+        self.get_logger().info(f"loaded value function version {metadata.get('version', 0)} from {path}")
 
     def set_period(self, period: float) -> None:
         """Run the control loop, and judge rate limits and motion, at this period from now on."""

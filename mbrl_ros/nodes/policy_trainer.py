@@ -6,8 +6,10 @@ actor-critic on short rollouts branched from recorded states through the model
 (core/policies/mbpo.py), going on from where the last model left it. Each policy is written
 atomically as policy_<model version>.pt next to the models, its path published on /mbrl/policy and
 its bytes on /mbrl/policy_data (transient local), where a controller with `policy: act` or
-`propose` picks it up. Both methods take minutes of CPU: the node runs niced, with its own torch
-threads, so that the controller keeps its deadlines.
+`propose` picks it up; with mbpo, the actor-critic's value function too, as value_<version>.pt on
+/mbrl/value, for a controller that plans with it beyond its horizon (`terminal_value_weight`).
+Both methods take minutes of CPU: the node runs niced, with its own torch threads, so that the
+controller keeps its deadlines.
 """
 
 from __future__ import annotations
@@ -91,9 +93,9 @@ class PolicyTrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, self.dt, reset_topic)
         self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
         self.learned_version = 0
-        policy_topic, policy_data_topic = self.policy_topics()
-        self.policy_pub = self.create_publisher(String, policy_topic, LATCHED_QOS)
-        self.policy_data_pub = self.create_publisher(UInt8MultiArray, policy_data_topic, LATCHED_QOS)
+        self.publishers_for = {what: [self.create_publisher(kind, topic, LATCHED_QOS)
+                                      for kind, topic in zip((String, UInt8MultiArray), topics)]
+                               for what, topics in (("policy", self.policy_topics()), ("value", self.value_topics()))}
         CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), self.checkpoint_dir / "received",
                         self.device, lambda model, metadata: incompatibility(model, metadata, spec.model_signature(),
                                                                              self.dt), self.on_model)
@@ -130,21 +132,29 @@ class PolicyTrainerNode(CheckedNode):
         self.get_logger().info(f"{self.method}: model {version}, {len(data)} recorded transitions")
         try:
             summary = self.distill(data) if self.method == "distill" else self.train_mbpo(data)
-            path = save_checkpoint(self.checkpoint_dir / f"policy_{version:04d}.pt", self.policy, {
-                **self.spec.model_signature(), "dt": self.dt, "version": version, "task": type(self.task).__name__,
-                "method": self.method, "summary": summary})
+            metadata = {**self.spec.model_signature(), "dt": self.dt, "version": version,
+                        "task": type(self.task).__name__, "method": self.method, "summary": summary}
+            path = save_checkpoint(self.checkpoint_dir / f"policy_{version:04d}.pt", self.policy, metadata)
+            if self.mbpo is not None:
+                self.announce("value", save_checkpoint(self.checkpoint_dir / f"value_{version:04d}.pt",
+                                                       self.mbpo.sac.soft_value(), metadata))
         except Exception as error:  # e.g. a full disk: report, and try again with the next model
             self.status = (ERROR, f"{self.method} failed: {error}", {})
             self.get_logger().error(f"{self.method} failed: {error}")
             self.learned_version = version
             return
         self.learned_version = version
-        self.policy_pub.publish(String(data=str(path)))
-        data = path.read_bytes()
-        self.policy_data_pub.publish(checkpoint_message(data, digest(data)))
+        self.announce("policy", path)
         self.status = (OK, "policy ready", {k: f"{v:.4g}" if isinstance(v, float) else str(v)
                                             for k, v in summary.items()})
         self.get_logger().info(f"policy {version} after {time.monotonic() - started:.0f} s ({summary}) -> {path}")
+
+    def announce(self, what: str, path: Path) -> None:
+        """A checkpoint's path, and its bytes for a controller on another machine."""
+        path_pub, data_pub = self.publishers_for[what]
+        path_pub.publish(String(data=str(path)))
+        data = path.read_bytes()
+        data_pub.publish(checkpoint_message(data, digest(data)))
 
     def distill(self, data) -> dict:
         mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,

@@ -12,6 +12,7 @@ from ..models.ensemble import GaussianEnsemble
 from ..planning.planners import PlannerConfig, make_planner
 from ..planning.rollout import mean_step, policy_rollout, rollout
 from ..policies.policy import Policy, goal_policy
+from ..policies.sac import SoftValue
 from ..tasks.task import Task
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -29,6 +30,8 @@ class MPC:
     `settle_margin` > 0: the robot holds still when the plan is predicted to save less than this much
     cost over holding (see `settle`). With a `policy` (set_policy), the planner also samples around
     the policy's own rollout through the model (PlannerConfig.proposal_share of its candidates).
+    With a terminal value (set_terminal_value: an actor-critic's value), each candidate's cost is
+    lowered by weight x the value of where it ends: what lies beyond the horizon.
     """
 
     def __init__(self, task: Task, low: np.ndarray, high: np.ndarray, model: GaussianEnsemble,
@@ -47,12 +50,23 @@ class MPC:
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
         if max_action_change is not None:
             self.planner.max_step = task.tensor(max_action_change)
-        self.policy = None
+        self.policy, self.terminal_value, self.terminal_weight = None, None, 0.0
         self.set_model(model)
 
     def set_policy(self, policy: Policy | None) -> None:
         """Sample around this policy's proposals from now on; None: no proposals."""
         self.policy = None if policy is None else goal_policy(policy.to(self.device).eval(), self.task)
+
+    def set_terminal_value(self, value: SoftValue | None, weight: float) -> None:
+        """Plan with `weight` x `value` of each candidate's last state subtracted from its cost."""
+        self.terminal_value = None if value is None else value.to(self.device).eval()
+        self.terminal_weight = weight
+
+    def beyond_horizon(self, final: torch.Tensor, goal: torch.Tensor) -> torch.Tensor | float:
+        """The cost of what follows the plans' last states (N, S): minus the weighted value, or 0."""
+        if self.terminal_value is None:
+            return 0.0
+        return -self.terminal_weight * self.terminal_value(final, self.task.goal_features(final, goal))
 
     def set_model(self, model: GaussianEnsemble) -> None:
         """Plan with `model`; plans start from the mean command it was trained on (a drone's hover)."""
@@ -90,8 +104,11 @@ class MPC:
             if weight > 0:
                 states, disagreement = rollout(model, state_t, actions, propagation, generator=self.generator,
                                                with_disagreement=True)
-                return cost(states, actions, goal_t) + weight * disagreement.sum(1)
-            return cost(rollout(model, state_t, actions, propagation, generator=self.generator), actions, goal_t)
+                costs = cost(states, actions, goal_t) + weight * disagreement.sum(1)
+            else:
+                states = rollout(model, state_t, actions, propagation, generator=self.generator)
+                costs = cost(states, actions, goal_t)
+            return costs + self.beyond_horizon(states[:, -1], goal_t)
 
         plan, info = self.planner.plan(evaluate, deadline)
         info["settled"] = False

@@ -46,6 +46,33 @@ class TwinCritic(nn.Module):
         return self.head(x)[..., 0]  # (2, batch)
 
 
+def critic_inputs(policy: Policy, states, goals, actions) -> torch.Tensor:
+    """What the critics see: the state and goal features normalised as the actor sees them, and the
+    unit action."""
+    return torch.cat([(torch.cat([states, goals], -1) - policy.input_mean) / policy.input_std, actions], -1)
+
+
+class SoftValue(nn.Module):
+    """V(s, g) = min_i Q_i(s, g, mu(s, g)): the critics' value of a state under the actor's mean
+    action, which a planner adds beyond its horizon. Holds copies of the actor and the critics."""
+
+    def __init__(self, state_dim: int, goal_dim: int, action_dim: int, hidden: int = 256, layers: int = 2,
+                 critic_hidden: int = 256, critic_layers: int = 2):
+        super().__init__()
+        self.policy = Policy(state_dim, goal_dim, action_dim, hidden, layers)
+        self.critic = TwinCritic(state_dim + goal_dim + action_dim, critic_hidden, critic_layers)
+        self.state_dim, self.action_dim = state_dim, action_dim  # what a checkpoint's compatibility check reads
+        self.sizes = {"critic_hidden": critic_hidden, "critic_layers": critic_layers}
+
+    def config(self) -> dict:
+        return {**self.policy.config(), **self.sizes}
+
+    def forward(self, states: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
+        """Values (N,) of states (N, S) with the goal's features (N, G)."""
+        actions = self.policy.unit_actions(states, goals)
+        return self.critic(critic_inputs(self.policy, states, goals, actions)).min(0).values
+
+
 class SAC:
     def __init__(self, policy: Policy, config: SACConfig = SACConfig()):
         """`policy`: the actor's mean, with its bounds and input normalisation already set."""
@@ -72,9 +99,7 @@ class SAC:
         return actions, log_prob
 
     def q(self, critic: TwinCritic, states, goals, actions) -> torch.Tensor:
-        inputs = torch.cat([states, goals], -1)
-        inputs = torch.cat([(inputs - self.policy.input_mean) / self.policy.input_std, actions], -1)
-        return critic(inputs)
+        return critic(critic_inputs(self.policy, states, goals, actions))
 
     def update(self, states, goals, actions, rewards, next_states, next_goals, done) -> dict:
         """One gradient step of the critics, the actor and the temperature on a batch of transitions:
@@ -106,7 +131,10 @@ class SAC:
                 target_weight.lerp_(weight, self.config.tau)
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": alpha.item()}
 
-    def value(self, states: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
-        """The soft value of states under the policy's mean action: a terminal value for planning."""
-        actions = self.policy.unit_actions(states, goals)
-        return self.q(self.critic, states, goals, actions).min(0).values
+    def soft_value(self) -> SoftValue:
+        """A copy of the actor and the critics as a value function, to save and plan with."""
+        c, p = self.config, self.policy
+        value = SoftValue(p.state_dim, p.goal_dim, p.action_dim, p.hidden, p.num_layers, c.hidden, c.layers)
+        value.policy.load_state_dict(p.state_dict())
+        value.critic.load_state_dict(self.critic.state_dict())
+        return value.to(p.low.device).eval()
