@@ -35,6 +35,21 @@ def test_joint_order_is_by_name(arm):
     torch.testing.assert_close(in_order, reversed_)
 
 
+def test_one_configuration_gives_what_a_batch_gives(arm):
+    """One configuration takes the numpy path; a batch, or one that needs a gradient, torch's."""
+    fk = arm_fk(arm).float()
+    configurations = torch.as_tensor(np.random.default_rng(1).uniform(-2.0, 2.0, (5, arm.dof)), dtype=torch.float32)
+    rotations, positions = fk(configurations)
+    for q, rotation, position in zip(configurations, rotations, positions):
+        single = fk(q)
+        assert single[1].dtype == torch.float32
+        torch.testing.assert_close(single[0], rotation, atol=1e-5, rtol=0)
+        torch.testing.assert_close(single[1], position, atol=1e-5, rtol=0)
+    q = configurations[0].clone().requires_grad_(True)
+    fk.position(q).sum().backward()
+    assert q.grad is not None and q.grad.abs().sum() > 0, "gradients still flow for one configuration"
+
+
 def test_batched_shapes(arm):
     fk = arm_fk(arm).float()
     rotation, position = fk(torch.zeros(4, 3, arm.dof))

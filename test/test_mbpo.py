@@ -57,6 +57,9 @@ def test_branches_start_at_recorded_states_take_k_steps_and_stop_where_the_episo
     assert torch.equal(done, branch["next_states"][:, 2] < 0.03), "done exactly where the drone reaches the ground"
     assert int(done.sum()) == 30, "every branch ends there, once"
     assert (branch["states"][:, 2] >= 0.03).all(), "and none goes on from the ground"
+    low, high = mbpo.sac.policy.low.numpy(), mbpo.sac.policy.high.numpy()
+    command = mbpo.explore(data.states[0], np.array([0.0, 0.0, 1.0]))
+    assert command.shape == (4,) and np.all(command >= low) and np.all(command <= high), "what it flies with"
 
 
 def test_the_rollout_length_grows_as_the_models_error_falls():

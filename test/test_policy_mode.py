@@ -60,7 +60,9 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
         try:
             robot.spin_until(lambda: robot.state_pub.get_subscription_count() > 1, 20, "the controller", stack)
             robot.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(String(data=str(model)))
-            robot.create_publisher(PoseStamped, "/mbrl/goal", 10).publish(goal_message())
+            goals = robot.create_publisher(PoseStamped, "/mbrl/goal", 10)
+            robot.spin_until(lambda: goals.get_subscription_count() > 0, 10, "the controller's goal subscription")
+            goals.publish(goal_message())
             policies = robot.create_publisher(String, "/mbrl/policy", LATCHED_QOS)
 
             def commands_reach(expected, what):

@@ -79,6 +79,14 @@ class MBPO:
         policy = self.sac.policy
         return (policy.high + policy.low) / 2 + (policy.high - policy.low) / 2 * unit
 
+    @torch.no_grad()
+    def explore(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """A command drawn from the actor for one state and goal: how MBPO acts on the robot while
+        it learns (its mean, policy_command, is what the controller sends)."""
+        states = self.task.tensor(state)[None]
+        unit, _ = self.sac.sample(states, self.task.goal_features(states, self.task.tensor(goal)))
+        return self.command(unit)[0].cpu().numpy().astype(float)
+
     def set_real(self, data: Transitions) -> None:
         """The recorded transitions, each with a goal drawn for it, and their rewards under it."""
         states, actions, next_states = (self.task.tensor(x) for x in (data.states, data.actions, data.next_states))
@@ -115,14 +123,16 @@ class MBPO:
             states = torch.where(alive[:, None], next_states, states)
         return added
 
-    def train(self, model: GaussianEnsemble, data: Transitions, validation_mse: float, on_refresh=None) -> dict:
-        """`updates` actor-critic updates on fresh branches from `data` through `model`."""
+    def train(self, model: GaussianEnsemble, data: Transitions, validation_mse: float, updates: int | None = None,
+              on_refresh=None) -> dict:
+        """`updates` (default: the config's) actor-critic updates on fresh branches from `data`
+        through `model`, whose held-out normalised MSE is `validation_mse`."""
         self.set_real(data)
         length = rollout_length(validation_mse, self.config)
         batch = self.sac.config.batch_size
         real_count = round(self.config.real_share * batch) if len(self.real_data) else 0
         stats = {}
-        for update in range(self.config.updates):
+        for update in range(self.config.updates if updates is None else updates):
             if update % self.config.refresh_every == 0:
                 self.branch(model, length)
                 if on_refresh is not None:
