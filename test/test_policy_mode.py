@@ -9,7 +9,7 @@ from geometry_msgs.msg import PoseStamped
 from probe import Probe
 from std_msgs.msg import String
 from test_model_transfer import arm_checkpoint
-from test_safety import RATE, ArmStandIn, controller
+from test_safety import HOME, RATE, ArmStandIn, controller
 
 from mbrl_ros.cli import main
 from mbrl_ros.core.models.checkpoint import load_checkpoint, save_checkpoint
@@ -65,6 +65,9 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
             goals.publish(goal_message())
             policies = robot.create_publisher(String, "/mbrl/policy", LATCHED_QOS)
 
+            def diagnostics() -> dict:
+                return robot.diagnostics.get("mbrl_ros: controller", {})
+
             def commands_reach(expected, what):
                 robot.run_until(lambda: robot.commands and np.allclose(robot.commands[-1][1], expected, atol=1e-4), 20,
                                 what)
@@ -75,6 +78,14 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
             assert all(np.allclose(c, first_command, atol=1e-4) for c in steady), "the same command, every step"
             assert len(steady) > 1.25 * 2.0 * RATE, "at policy_rate, twice the control rate"
 
+            outside = np.array(HOME)
+            outside[1] = SPEC.workspace[1][1] + 0.1  # the second joint beyond the box the policy learned in
+            robot.position = outside.tolist()
+            robot.run_until(lambda: int(diagnostics().get("policy_fallbacks", 0)) > 0, 10, "the planner taking over")
+            assert not np.allclose(robot.next_commands(3)[-1], first_command, atol=1e-3), "planned, not the policy's"
+            robot.position = HOME
+            commands_reach(first_command, "the policy again, back inside the box")
+
             log = tmp_path / "logs" / "controller.log"
             policies.publish(String(data=str(other_task)))
             robot.run_until(lambda: "was learned for FlyToTask, not ReachTask" in log.read_text(), 20,
@@ -82,7 +93,6 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
             assert np.allclose(robot.next_commands(3)[-1], first_command, atol=1e-4), "the first policy acts on"
             policies.publish(String(data=str(second)))
             commands_reach(second_command, "the reloaded policy's command")
-            diagnostics = lambda: robot.diagnostics.get("mbrl_ros: controller", {})  # noqa: E731
             robot.run_until(lambda: diagnostics().get("policy_version") == "2", 5, "the new policy in diagnostics")
             assert diagnostics()["mode"] == "pursuing the goal" and diagnostics()["policy"] == "act"
 

@@ -50,12 +50,13 @@ class ArmStandIn(Probe):
         super().__init__("arm_stand_in")
         self.state_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.dry_run: list[list[float]] = []
+        self.position = list(HOME)  # where the arm stands
         self.create_subscription(Float64MultiArray, COMMAND_TOPIC + "/dry_run",
                                  lambda m: self.dry_run.append(list(m.data)), COMMAND_QOS)
 
     def run_for(self, seconds: float) -> None:
         for _ in range(int(seconds * 50)):
-            msg = JointState(name=JOINTS, position=HOME, velocity=[0.0] * 7)
+            msg = JointState(name=JOINTS, position=self.position, velocity=[0.0] * 7)
             msg.header.stamp = self.get_clock().now().to_msg()
             self.state_pub.publish(msg)
             self.spin_for(0.02)

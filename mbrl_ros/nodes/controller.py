@@ -128,7 +128,7 @@ class ControllerNode(CheckedNode):
 
         self.mpc: MPC | None = None
         self.policy: Policy | None = None
-        self.policy_version = 0
+        self.policy_version, self.policy_fallbacks = 0, 0
         self.period = 1.0 / self.control_rate  # of the control loop: shorter where a policy acts faster
         self.planned_goal = None
         self.model_version, self.model_path = 0, ""
@@ -463,8 +463,12 @@ class ControllerNode(CheckedNode):
             self.mpc.reset()
             self.planned_goal = goal
         if self.policy_use == "act" and self.policy is not None:
-            self.act_with_policy(state, goal)
-            return
+            if self.spec.in_workspace(state):
+                self.act_with_policy(state, goal)
+                return
+            self.policy_fallbacks += 1  # outside the box the policy never saw: the planner brings it back
+            self.get_logger().info("outside the workspace box: planning instead of the policy",
+                                   throttle_duration_sec=5.0)
         ahead = self.plan_ahead and self.pending is not None
         if ahead:
             self.send(self.pending, state, self.pending_tail)
@@ -599,6 +603,7 @@ class ControllerNode(CheckedNode):
         level = OK if normal and not late else WARN
         values = {"mode": self.mode, "armed": self.arming.armed, "model_version": self.model_version,
                   "model_path": self.model_path, "policy": self.policy_use, "policy_version": self.policy_version,
+                  "policy_fallbacks": self.policy_fallbacks,
                   "rejected_states": self.rejected,
                   "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
                   "rate_limit_cuts_planned": self.rate_limit_cuts[0],

@@ -79,6 +79,13 @@ class RobotSpec:
             return np.clip(self.workspace[0], low, high), np.clip(self.workspace[1], low, high)
         return low, high
 
+    def in_workspace(self, state: np.ndarray) -> bool:
+        """Whether the joints are inside the workspace box, where the model (and a policy learned on
+        it) has data; always, for a robot without joints."""
+        low, high = self.workspace
+        positions = state[self.position_columns]
+        return bool(np.all((positions >= low) & (positions <= high)))
+
     @cached_property
     def position_columns(self) -> list[int]:
         """State columns of the commanded joints' positions."""
