@@ -227,7 +227,8 @@ def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
         node = node_class()
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not _interrupted.is_set():  # also ends when Python swallowed the KeyboardInterrupt (in a __del__)
+            executor.spin_once(timeout_sec=0.1)
     except ParameterError as error:
         print(f"[{node_class.__name__}] bad parameter, not starting: {error}", file=sys.stderr)
         return 2
