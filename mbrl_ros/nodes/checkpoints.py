@@ -1,6 +1,7 @@
-"""Follow the checkpoints another node announces: by path (std_msgs/String) for a node on the same
-machine, and as bytes with their SHA-256 (std_msgs/UInt8MultiArray) for one on another machine.
-Each new checkpoint is checked, kept, and handed over once; a bad one leaves the current in use."""
+"""Announce checkpoints, and follow the ones another node announces: by path (std_msgs/String) for a
+node on the same machine, and as bytes with their SHA-256 (std_msgs/UInt8MultiArray) for one on
+another machine, both transient local. Each new checkpoint is checked, kept, and handed over once;
+a bad one leaves the current in use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,20 @@ from std_msgs.msg import String, UInt8MultiArray
 
 from ..core.models.checkpoint import CheckpointError, digest, load_checkpoint, store_received
 from .common import LATCHED_QOS
-from .messages import checkpoint_payload
+from .messages import checkpoint_message, checkpoint_payload
+
+
+class CheckpointAnnouncer:
+    """Publishes each checkpoint's path and bytes, for a CheckpointInbox to follow."""
+
+    def __init__(self, node, topics: tuple[str, str]):
+        self.path_pub = node.create_publisher(String, topics[0], LATCHED_QOS)
+        self.data_pub = node.create_publisher(UInt8MultiArray, topics[1], LATCHED_QOS)
+
+    def announce(self, path: pathlib.Path) -> None:
+        self.path_pub.publish(String(data=str(path)))
+        data = path.read_bytes()
+        self.data_pub.publish(checkpoint_message(data, digest(data)))
 
 
 class CheckpointInbox:

@@ -19,22 +19,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-from std_msgs.msg import String, UInt8MultiArray
 
 from ..core.control.mpc import MPC
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
-from ..core.models.checkpoint import digest, save_checkpoint
+from ..core.models.checkpoint import save_checkpoint
 from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import incompatibility, torch_device
 from ..core.policies.distill import DistillConfig, distill
 from ..core.policies.mbpo import MBPO, MBPOConfig
 from ..core.policies.policy import new_policy
 from ..core.policies.sac import SAC, SACConfig
-from .checkpoints import CheckpointInbox
+from .checkpoints import CheckpointAnnouncer, CheckpointInbox
 from .common import (
     ERROR,
-    LATCHED_QOS,
     OK,
     WARN,
     CheckedNode,
@@ -45,7 +43,6 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .messages import checkpoint_message
 from .planning import declare_planner, declare_task
 
 METHODS = ("distill", "mbpo")
@@ -93,9 +90,8 @@ class PolicyTrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, self.dt, reset_topic)
         self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
         self.learned_version = 0
-        self.publishers_for = {what: [self.create_publisher(kind, topic, LATCHED_QOS)
-                                      for kind, topic in zip((String, UInt8MultiArray), topics)]
-                               for what, topics in (("policy", self.policy_topics()), ("value", self.value_topics()))}
+        self.policies = CheckpointAnnouncer(self, self.policy_topics())
+        self.values = CheckpointAnnouncer(self, self.value_topics())
         CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), self.checkpoint_dir / "received",
                         self.device, lambda model, metadata: incompatibility(model, metadata, spec.model_signature(),
                                                                              self.dt), self.on_model)
@@ -136,7 +132,7 @@ class PolicyTrainerNode(CheckedNode):
                         "task": type(self.task).__name__, "method": self.method, "summary": summary}
             path = save_checkpoint(self.checkpoint_dir / f"policy_{version:04d}.pt", self.policy, metadata)
             if self.mbpo is not None:
-                self.announce("value", save_checkpoint(self.checkpoint_dir / f"value_{version:04d}.pt",
+                self.values.announce(save_checkpoint(self.checkpoint_dir / f"value_{version:04d}.pt",
                                                        self.mbpo.sac.soft_value(), metadata))
         except Exception as error:  # e.g. a full disk: report, and try again with the next model
             self.status = (ERROR, f"{self.method} failed: {error}", {})
@@ -144,17 +140,10 @@ class PolicyTrainerNode(CheckedNode):
             self.learned_version = version
             return
         self.learned_version = version
-        self.announce("policy", path)
+        self.policies.announce(path)
         self.status = (OK, "policy ready", {k: f"{v:.4g}" if isinstance(v, float) else str(v)
                                             for k, v in summary.items()})
         self.get_logger().info(f"policy {version} after {time.monotonic() - started:.0f} s ({summary}) -> {path}")
-
-    def announce(self, what: str, path: Path) -> None:
-        """A checkpoint's path, and its bytes for a controller on another machine."""
-        path_pub, data_pub = self.publishers_for[what]
-        path_pub.publish(String(data=str(path)))
-        data = path.read_bytes()
-        data_pub.publish(checkpoint_message(data, digest(data)))
 
     def distill(self, data) -> dict:
         mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,

@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from std_msgs.msg import String, UInt8MultiArray
-
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
-from ..core.models.checkpoint import CheckpointError, digest
+from ..core.models.checkpoint import CheckpointError
 from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
 from ..core.models.training import TrainConfig
+from .checkpoints import CheckpointAnnouncer
 from .common import (
     ERROR,
-    LATCHED_QOS,
     OK,
     WARN,
     CheckedNode,
@@ -30,7 +28,6 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .messages import checkpoint_message
 
 
 class TrainerNode(CheckedNode):
@@ -69,9 +66,7 @@ class TrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, 1.0 / control_rate, reset_topic)
         self.learner = DynamicsLearner(spec.model_signature(), 1.0 / control_rate, model, training,
                                        torch_device(device))
-        model_topic, model_data_topic = self.model_topics()
-        self.model_pub = self.create_publisher(String, model_topic, LATCHED_QOS)
-        self.model_data_pub = self.create_publisher(UInt8MultiArray, model_data_topic, LATCHED_QOS)
+        self.models = CheckpointAnnouncer(self, self.model_topics())
         self.continue_from_checkpoints()
         self.trained_on = 0
         self.status = (WARN, "waiting for data", {})
@@ -89,7 +84,7 @@ class TrainerNode(CheckedNode):
             except (CheckpointError, ValueError) as error:
                 self.get_logger().warning(f"passing over {path}: {error}")
                 continue
-            self.announce(path)  # a controller restarted with this trainer gets the model at once
+            self.models.announce(path)  # a controller restarted with this trainer gets the model at once
             self.get_logger().info(f"continuing from {path}, announced")
             break
         else:
@@ -125,17 +120,11 @@ class TrainerNode(CheckedNode):
             self.get_logger().error(f"training failed: {error}")
             return
         self.trained_on = len(data)
-        self.announce(path)
+        self.models.announce(path)
         self.status = (OK, "model ready", {"validation_nll": f"{metrics['nll']:.3f}",
                                            "validation_mse": f"{metrics['mse']:.4f}"})
         self.get_logger().info(f"model {self.learner.version}: held-out NLL {metrics['nll']:.3f}, "
                                f"MSE {metrics['mse']:.4f} after {metrics['epoch']} epochs -> {path}")
-
-    def announce(self, path: Path) -> None:
-        """The checkpoint's path, and its bytes for a controller on another machine."""
-        self.model_pub.publish(String(data=str(path)))
-        data = path.read_bytes()
-        self.model_data_pub.publish(checkpoint_message(data, digest(data)))
 
 
 def main(args=None):

@@ -42,10 +42,13 @@ class Policy(nn.Module):
         self.input_mean.copy_(inputs.mean(0))
         self.input_std.copy_(inputs.std(0).clamp_min(1e-6))
 
+    def normalized(self, states: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
+        """The network's input: states and goal features, with the data's statistics."""
+        return (torch.cat([states, goals.expand(*states.shape[:-1], -1)], -1) - self.input_mean) / self.input_std
+
     def unit_actions(self, states: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
         """Actions in the box's unit coordinates, [-1, 1]: what training compares."""
-        inputs = (torch.cat([states, goals.expand(*states.shape[:-1], -1)], -1) - self.input_mean) / self.input_std
-        return torch.tanh(self.net(inputs))
+        return torch.tanh(self.net(self.normalized(states, goals)))
 
     def to_unit(self, actions: torch.Tensor) -> torch.Tensor:
         return (actions - (self.high + self.low) / 2) / ((self.high - self.low) / 2).clamp_min(1e-9)

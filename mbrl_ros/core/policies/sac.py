@@ -49,7 +49,7 @@ class TwinCritic(nn.Module):
 def critic_inputs(policy: Policy, states, goals, actions) -> torch.Tensor:
     """What the critics see: the state and goal features normalised as the actor sees them, and the
     unit action."""
-    return torch.cat([(torch.cat([states, goals], -1) - policy.input_mean) / policy.input_std, actions], -1)
+    return torch.cat([policy.normalized(states, goals), actions], -1)
 
 
 class SoftValue(nn.Module):
@@ -90,7 +90,7 @@ class SAC:
 
     def sample(self, states: torch.Tensor, goals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unit actions drawn from the squashed Gaussian, and their log-probabilities."""
-        mean = self.policy.net((torch.cat([states, goals], -1) - self.policy.input_mean) / self.policy.input_std)
+        mean = self.policy.net(self.policy.normalized(states, goals))
         std = self.log_std.clamp(-5.0, 1.0).exp()
         raw = mean + std * torch.randn_like(mean)
         actions = torch.tanh(raw)
