@@ -6,6 +6,7 @@ task (8 s per goal, success: under 5 cm; a crash fails), with the tasks of bench
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--methods sac,mpc,mbpo] [--tasks arm,drone] \\
         [--seeds 3] [--steps 100000] [--eval-every 5000] [--mpc-steps N] [--distill 10,16,30,60] \\
         [--mbpo-steps N] [--mbpo-train-every 250] [--mbpo-updates-per-step 10] [--out sample_efficiency.json]
+        [--resume] [--merge a.json b.json]
 
 Methods: sac, model-free (stable-baselines3), seeing the state and the task's goal features; mpc,
 one model-learning run as the ROS demo's (explore, learn, MPC episodes, retrain) evaluated as four
@@ -424,7 +425,11 @@ def arguments() -> argparse.Namespace:
                         "(default 250)")
     parser.add_argument("--mbpo-updates-per-step", type=int, default=10, help="MBPO: actor-critic updates per env "
                         "step (default 10; the paper's 20)")
-    parser.add_argument("--out", default="sample_efficiency.json")
+    parser.add_argument("--out", default="sample_efficiency.json", help="JSON, rewritten after each run; the PNG "
+                        "beside it at the end")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and run the others")
+    parser.add_argument("--merge", nargs="+", metavar="JSON", help="run nothing: pool the runs of these outputs into "
+                        "--out and its PNG (say, one process per task)")
     args = parser.parse_args()
     args.tasks = (args.tasks or ("arm" if args.quick else "arm,drone")).split(",")
     args.methods = args.methods.split(",")
@@ -443,30 +448,70 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
     torch.set_num_threads(1)
-    started, runs, seconds = time.monotonic(), [], {}
-    for task in args.tasks:
-        for method in args.methods:
-            method_started = time.monotonic()
-            for seed in range(args.seeds):
-                torch.manual_seed(seed)
-                runs += [{"task": task, "method": row, "seed": seed, "curve": curve}
-                         for row, curve in METHODS[method](task, seed, args).items()]
-            seconds[f"{task} {method}"] = time.monotonic() - method_started
-    rows = dict.fromkeys((r["task"], r["method"]) for r in runs)
-    curves = {key: pooled([r for r in runs if (r["task"], r["method"]) == key]) for key in rows}
+    started, out = time.monotonic(), Path(args.out)
+    runs = merged(args.merge) if args.merge else learn(args, out)
+    curves = write(out, args, runs)
     print_curves(curves)
-    results = summary(curves)
-    print_summary(results)
+    print_summary(summary(curves))
     print("\nseconds per method (evaluation included): "
-          + ", ".join(f"{name} {value:.0f}" for name, value in seconds.items()))
-    out = Path(args.out)
-    options = {k: getattr(args, k) for k in ("explore_steps", "mpc_steps", "mpc_eval_every", "distill", "distill_every",
-                                             "mbpo_steps", "mbpo_train_every", "mbpo_updates_per_step")}
-    out.write_text(json.dumps(finite({"steps": args.steps, "eval_every": args.eval_every, "seeds": args.seeds,
-                                      "torch_threads": 1, "model_based": options, "method_seconds": seconds,
-                                      "summary": results, "runs": runs}), indent=2))
+          + ", ".join(f"{name} {value:.0f}" for name, value in method_seconds(runs).items()))
     plot(curves, out.with_suffix(".png"))
     print(f"wrote {out} and {out.with_suffix('.png')} after {time.monotonic() - started:.0f} s")
+
+
+def learn(args, out: Path) -> list[dict]:
+    """Every task, method and seed asked for; `out` rewritten after each, so that a stopped run
+    keeps what it finished. --resume: the runs already in `out` are kept, not run again."""
+    runs = json.loads(out.read_text())["runs"] if args.resume and out.exists() else []
+    done = {(r["task"], r["source"], r["seed"]) for r in runs}
+    for task in args.tasks:
+        for method in args.methods:
+            for seed in range(args.seeds):
+                if (task, method, seed) in done:
+                    continue
+                torch.manual_seed(seed)
+                started = time.monotonic()
+                curves = METHODS[method](task, seed, args)
+                seconds = time.monotonic() - started
+                runs += [{"task": task, "method": row, "source": method, "seed": seed, "seconds": seconds,
+                          "curve": curve} for row, curve in curves.items()]
+                write(out, args, runs)
+    return runs
+
+
+def merged(paths: list[str]) -> list[dict]:
+    """The runs of several outputs (say, one process per task), the first of each task, method and
+    seed kept."""
+    runs, seen = [], set()
+    for path in paths:
+        for run in json.loads(Path(path).read_text())["runs"]:
+            key = (run["task"], run["method"], run["seed"])
+            if key not in seen:
+                seen.add(key)
+                runs.append(run)
+    return runs
+
+
+def method_seconds(runs: list[dict]) -> dict[str, float]:
+    """Seconds per task and method, summed over seeds (a method's rows share its seconds)."""
+    per_seed = {(r["task"], r["source"], r["seed"]): r["seconds"] for r in runs}
+    seconds = {}
+    for (task, method, _), value in per_seed.items():
+        seconds[f"{task} {method}"] = seconds.get(f"{task} {method}", 0.0) + value
+    return seconds
+
+
+def write(out: Path, args, runs: list[dict]) -> dict:
+    """Write the runs so far, with their options and summary, to `out`; the pooled curves."""
+    rows = dict.fromkeys((r["task"], r["method"]) for r in runs)
+    curves = {key: pooled([r for r in runs if (r["task"], r["method"]) == key]) for key in rows}
+    options = {k: getattr(args, k) for k in ("explore_steps", "mpc_steps", "mpc_eval_every", "distill", "distill_every",
+                                             "mbpo_steps", "mbpo_train_every", "mbpo_updates_per_step", "merge")}
+    out.write_text(json.dumps(finite({"steps": args.steps, "eval_every": args.eval_every, "seeds": args.seeds,
+                                      "torch_threads": 1, "model_based": options,
+                                      "method_seconds": method_seconds(runs), "summary": summary(curves),
+                                      "runs": runs}), indent=2))
+    return curves
 
 
 def print_curves(curves: dict) -> None:
