@@ -7,7 +7,7 @@ from test_mpc import drifting_model
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig, rollout_length
+from mbrl_ros.core.policies.mbpo import MBPO, Buffer, MBPOConfig, rollout_length
 from mbrl_ros.core.policies.policy import Policy
 from mbrl_ros.core.policies.sac import SAC, SACConfig
 from mbrl_ros.core.robots.robot import RobotSpec
@@ -60,6 +60,20 @@ def test_branches_start_at_recorded_states_take_k_steps_and_stop_where_the_episo
     low, high = mbpo.sac.policy.low.numpy(), mbpo.sac.policy.high.numpy()
     command = mbpo.explore(data.states[0], np.array([0.0, 0.0, 1.0]))
     assert command.shape == (4,) and np.all(command >= low) and np.all(command <= high), "what it flies with"
+
+
+def test_the_buffer_keeps_the_newest_transitions_it_has_room_for():
+    buffer = Buffer(5)
+    for start in (0, 3, 6):
+        rows = torch.arange(start, start + 3, dtype=torch.float32)[:, None]
+        buffer.add(**{field: rows for field in Buffer.FIELDS})
+    assert len(buffer) == 5
+    assert sorted(buffer.data["states"][:, 0].tolist()) == [4, 5, 6, 7, 8]
+    buffer.add(**{field: torch.arange(20.0, 28.0)[:, None] for field in Buffer.FIELDS})
+    assert sorted(buffer.data["states"][:, 0].tolist()) == [23, 24, 25, 26, 27]
+    sample = buffer.sample(100, torch.Generator().manual_seed(0))
+    assert set(sample["states"][:, 0].tolist()) <= {23, 24, 25, 26, 27}
+    assert torch.equal(sample["states"], sample["rewards"])
 
 
 def test_the_rollout_length_grows_as_the_models_error_falls():

@@ -244,13 +244,22 @@ class ControllerNode(CheckedNode):
         """Why a policy or value function cannot serve this task and robot, or None."""
         if metadata.get("task") != type(self.task).__name__:
             return f"was learned for {metadata.get('task')}, not {type(self.task).__name__}"
-        state = self.task.tensor(np.zeros((1, self.spec.state_dim)))
+        state = np.zeros(self.spec.state_dim)
+        goal, state = self.task.tensor(self.probe_goal(state)), self.task.tensor(state[None])
         try:
             with torch.no_grad():
-                network(state, self.task.goal_features(state, self.task.tensor(self.task.random_goal(self.rng))))
+                network(state, self.task.goal_features(state, goal))
         except (RuntimeError, ValueError) as error:
             return f"does not take this task's goal features: {error}"
         return self.model_fits(network, metadata)
+
+    def probe_goal(self, state: np.ndarray) -> np.ndarray:
+        """A goal to try an arriving network on: the current one, else the one that holds the robot at
+        `state`, else one the task draws (a fly_to config need not have a goal box to draw from)."""
+        if self.goal is not None:
+            return self.goal
+        hold = self.task.hold_goal(state)
+        return hold if hold is not None else self.task.random_goal(self.rng)
 
     def use_policy(self, policy, metadata, path: str) -> None:
         """Act or propose with `policy` from the next control step; acting, at `policy_rate`."""

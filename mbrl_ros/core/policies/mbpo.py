@@ -40,25 +40,34 @@ def rollout_length(validation_mse: float, config: MBPOConfig) -> int:
 
 
 class Buffer:
-    """Transitions (state, goal, unit action, reward, next state, done) as tensors, newest kept."""
+    """Transitions (state, goal, unit action, reward, next state, done) as tensors in a ring of
+    `size` rows: the newest kept."""
 
     FIELDS = ("states", "goals", "actions", "rewards", "next_states", "done")
 
     def __init__(self, size: int):
-        self.size, self.data = size, None
+        self.size, self.rows, self.filled, self.cursor = size, None, 0, 0
 
     def __len__(self) -> int:
-        return 0 if self.data is None else len(self.data["states"])
+        return self.filled
+
+    @property
+    def data(self) -> dict[str, torch.Tensor]:
+        return {k: v[:self.filled] for k, v in self.rows.items()}
 
     def add(self, **fields: torch.Tensor) -> None:
-        if self.data is None:
-            self.data = {k: fields[k] for k in self.FIELDS}
-        else:
-            self.data = {k: torch.cat([fields[k], self.data[k]])[:self.size] for k in self.FIELDS}
+        fields = {k: fields[k][-self.size:] for k in self.FIELDS}
+        if self.rows is None:
+            self.rows = {k: v.new_empty((self.size, *v.shape[1:])) for k, v in fields.items()}
+        count = len(fields["states"])
+        at = (self.cursor + torch.arange(count)) % self.size
+        for k, v in fields.items():
+            self.rows[k][at] = v
+        self.cursor, self.filled = (self.cursor + count) % self.size, min(self.filled + count, self.size)
 
     def sample(self, count: int, generator: torch.Generator) -> dict:
         index = torch.randint(len(self), (count,), generator=generator)
-        return {k: v[index] for k, v in self.data.items()}
+        return {k: v[index] for k, v in self.rows.items()}
 
 
 class MBPO:
@@ -67,7 +76,7 @@ class MBPO:
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model_data = Buffer(config.buffer_size)
-        self.real_data = Buffer(10**9)
+        self.real_data = Buffer(1)
 
     def goals(self, count: int) -> torch.Tensor:
         return self.task.tensor(np.array([self.task.random_goal(self.rng) for _ in range(count)]))
@@ -91,7 +100,7 @@ class MBPO:
         """The recorded transitions, each with a goal drawn for it, and their rewards under it."""
         states, actions, next_states = (self.task.tensor(x) for x in (data.states, data.actions, data.next_states))
         goals = self.goals(len(states))
-        self.real_data = Buffer(len(states))
+        self.real_data = Buffer(max(len(states), 1))
         with torch.no_grad():
             self.real_data.add(states=states, goals=goals, actions=self.unit(actions),
                                rewards=self.task.reward(states, actions, next_states, goals), next_states=next_states,
