@@ -40,10 +40,10 @@ def rollout_length(validation_mse: float, config: MBPOConfig) -> int:
 
 
 class Buffer:
-    """Transitions (state, goal, unit action, reward, next state, done) as tensors in a ring of
-    `size` rows: the newest kept."""
+    """Transitions (state, goal, unit action, reward, next state, done, and the goal's features at
+    both states, computed once) as tensors in a ring of `size` rows: the newest kept."""
 
-    FIELDS = ("states", "goals", "actions", "rewards", "next_states", "done")
+    FIELDS = ("states", "goals", "actions", "rewards", "next_states", "done", "features", "next_features")
 
     def __init__(self, size: int):
         self.size, self.rows, self.filled, self.cursor = size, None, 0, 0
@@ -102,9 +102,15 @@ class MBPO:
         goals = self.goals(len(states))
         self.real_data = Buffer(max(len(states), 1))
         with torch.no_grad():
-            self.real_data.add(states=states, goals=goals, actions=self.unit(actions),
-                               rewards=self.task.reward(states, actions, next_states, goals), next_states=next_states,
-                               done=self.task.episode_ended(next_states).float())
+            self.real_data.add(**self.transitions(states, goals, self.unit(actions), actions, next_states))
+
+    def transitions(self, states, goals, unit, actions, next_states) -> dict[str, torch.Tensor]:
+        """A Buffer's fields for these steps: their rewards, episode ends and goal features."""
+        return {"states": states, "goals": goals, "actions": unit, "next_states": next_states,
+                "rewards": self.task.reward(states, actions, next_states, goals),
+                "done": self.task.episode_ended(next_states).float(),
+                "features": self.task.goal_features(states, goals),
+                "next_features": self.task.goal_features(next_states, goals)}
 
     @torch.no_grad()
     def branch(self, model: GaussianEnsemble, length: int) -> int:
@@ -120,13 +126,11 @@ class MBPO:
             rows = torch.arange(len(states))
             noise = torch.randn(states.shape, generator=self.generator)
             next_states = mean[member, rows] + variance[member, rows].sqrt() * noise
-            done = self.task.episode_ended(next_states)
             keep = alive & torch.isfinite(next_states).all(-1)
-            self.model_data.add(states=states[keep], goals=goals[keep], actions=unit[keep],
-                                rewards=self.task.reward(states, actions, next_states, goals)[keep],
-                                next_states=next_states[keep], done=done[keep].float())
+            self.model_data.add(**self.transitions(states[keep], goals[keep], unit[keep], actions[keep],
+                                                   next_states[keep]))
             added += int(keep.sum())
-            alive = keep & ~done
+            alive = keep & ~self.task.episode_ended(next_states)
             if not alive.any():
                 break
             states = torch.where(alive[:, None], next_states, states)
@@ -150,8 +154,6 @@ class MBPO:
             if real_count:
                 parts.append(self.real_data.sample(real_count, self.generator))
             b = {k: torch.cat([p[k] for p in parts]) for k in Buffer.FIELDS}
-            features = self.task.goal_features(b["states"], b["goals"])
-            next_features = self.task.goal_features(b["next_states"], b["goals"])
-            stats = self.sac.update(b["states"], features, b["actions"], b["rewards"], b["next_states"], next_features,
-                                    b["done"])
+            stats = self.sac.update(b["states"], b["features"], b["actions"], b["rewards"], b["next_states"],
+                                    b["next_features"], b["done"])
         return {**stats, "rollout_length": length, "model_transitions": len(self.model_data)}

@@ -84,9 +84,10 @@ class SAC:
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(config.initial_alpha), device=device, requires_grad=True)
         self.target_entropy = -float(policy.action_dim)
-        self.actor_optimizer = torch.optim.Adam([*policy.parameters(), self.log_std], lr=config.learning_rate)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.learning_rate)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.learning_rate)
+        adam = {"lr": config.learning_rate, "foreach": True}  # one call per step for all tensors, on the CPU too
+        self.actor_optimizer = torch.optim.Adam([*policy.parameters(), self.log_std], **adam)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), **adam)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], **adam)
 
     def sample(self, states: torch.Tensor, goals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unit actions drawn from the squashed Gaussian, and their log-probabilities."""
@@ -116,10 +117,12 @@ class SAC:
         self.critic_optimizer.step()
 
         new_actions, log_prob = self.sample(states, goals)
+        self.critic.requires_grad_(False)  # the actor's loss needs the critics' gradient in the action alone
         actor_loss = (alpha * log_prob - self.q(self.critic, states, goals, new_actions).min(0).values).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optimizer.step()
+        self.critic.requires_grad_(True)
 
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
         self.alpha_optimizer.zero_grad(set_to_none=True)
