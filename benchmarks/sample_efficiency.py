@@ -462,7 +462,7 @@ def main() -> None:
 def learn(args, out: Path) -> list[dict]:
     """Every task, method and seed asked for; `out` rewritten after each, so that a stopped run
     keeps what it finished. --resume: the runs already in `out` are kept, not run again."""
-    runs = json.loads(out.read_text())["runs"] if args.resume and out.exists() else []
+    runs = read_runs(out) if args.resume and out.exists() else []
     done = {(r["task"], r["source"], r["seed"]) for r in runs}
     for task in args.tasks:
         for method in args.methods:
@@ -484,7 +484,7 @@ def merged(paths: list[str]) -> list[dict]:
     seed kept."""
     runs, seen = [], set()
     for path in paths:
-        for run in json.loads(Path(path).read_text())["runs"]:
+        for run in read_runs(Path(path)):
             key = (run["task"], run["method"], run["seed"])
             if key not in seen:
                 seen.add(key)
@@ -492,9 +492,20 @@ def merged(paths: list[str]) -> list[dict]:
     return runs
 
 
+def read_runs(path: Path) -> list[dict]:
+    """The runs an output holds, a crash's final error infinite again (JSON holds it as null)."""
+    runs = json.loads(path.read_text())["runs"]
+    for point in (p for run in runs for p in run["curve"]):
+        point["final_errors"] = [math.inf if e is None else e for e in point["final_errors"]]
+        if point["median_final_error"] is None:
+            point["median_final_error"] = math.inf
+    return runs
+
+
 def method_seconds(runs: list[dict]) -> dict[str, float]:
-    """Seconds per task and method, summed over seeds (a method's rows share its seconds)."""
-    per_seed = {(r["task"], r["source"], r["seed"]): r["seconds"] for r in runs}
+    """Seconds per task and method, summed over seeds (a method's rows share its seconds; outputs
+    written before runs kept their seconds have none)."""
+    per_seed = {(r["task"], r["source"], r["seed"]): r["seconds"] for r in runs if "seconds" in r}
     seconds = {}
     for (task, method, _), value in per_seed.items():
         seconds[f"{task} {method}"] = seconds.get(f"{task} {method}", 0.0) + value
@@ -526,22 +537,29 @@ def print_curves(curves: dict) -> None:
 
 
 def plot(curves: dict, path: Path) -> None:
-    with two_panels(path, size=(11, 4)) as (left, right):
-        for (task, method), curve in curves.items():
-            shown = [p for p in curve if p["env_steps"] > 0]
-            finite_ = [p for p in shown if math.isfinite(p["median_final_error"])]  # a crash's error is infinite
-            style = {"marker": "o", "linestyle": "-" if task == "arm" else "--", "label": f"{method} ({task})"}
-            left.plot([p["env_steps"] for p in finite_], [p["median_final_error"] * 100 for p in finite_], **style)
-            right.plot([p["env_steps"] for p in shown], [p["success_rate"] * 100 for p in shown], **style)
-        errors = any(len(line.get_ydata()) for line in left.get_lines())  # all crashed: no log scale
-        left.set(xlabel="env steps", ylabel="median final error (cm)", xscale="log",
-                 yscale="log" if errors else "linear")
-        right.set(xlabel="env steps", ylabel="success (%)", xscale="log", ylim=(-5, 105))
-        for axis in (left.xaxis, right.xaxis) + ((left.yaxis,) if errors else ()):
-            axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
-            axis.set_minor_locator(NullLocator())
-        left.legend()
+    """A row per task: median final error and success against env steps, a colour per method."""
+    tasks = list(dict.fromkeys(task for task, _ in curves))
+    colours = {method: f"C{i}" for i, method in enumerate(dict.fromkeys(method for _, method in curves))}
+    with two_panels(path, size=(11, 4), rows=len(tasks)) as axes:
+        for (left, right), task in zip(axes, tasks):
+            for (curve_task, method), curve in curves.items():
+                if curve_task != task:
+                    continue
+                shown = [p for p in curve if p["env_steps"] > 0]
+                finite_ = [p for p in shown if math.isfinite(p["median_final_error"])]  # a crash's error is infinite
+                style = {"marker": "o", "color": colours[method], "label": method}
+                left.plot([p["env_steps"] for p in finite_], [p["median_final_error"] * 100 for p in finite_], **style)
+                right.plot([p["env_steps"] for p in shown], [p["success_rate"] * 100 for p in shown], **style)
+            errors = any(len(line.get_ydata()) for line in left.get_lines())  # all crashed: no log scale
+            left.set(title=f"{task}: median final error", xlabel="env steps", ylabel="cm", xscale="log",
+                     yscale="log" if errors else "linear")
+            right.set(title=f"{task}: success (within {ENVS[task].success_m * 100:g} cm)", xlabel="env steps",
+                      ylabel="%", xscale="log", ylim=(-5, 105))
+            for axis in (left.xaxis, right.xaxis) + ((left.yaxis,) if errors else ()):
+                axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+                axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+                axis.set_minor_locator(NullLocator())
+            left.legend()
 
 
 if __name__ == "__main__":
