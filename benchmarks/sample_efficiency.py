@@ -4,7 +4,7 @@ task (8 s per goal, success: under 5 cm; a crash fails), with the tasks of bench
 
     .venv/bin/pip install -r requirements-bench.txt -c constraints.txt   # once: stable-baselines3, gymnasium
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--methods sac,mpc,mbpo] [--tasks arm,drone] \\
-        [--seeds 3] [--steps 100000] [--eval-every 5000] [--mpc-steps N] [--distill 10,16,30,60] \\
+        [--seeds 3] [--first-seed 0] [--steps 100000] [--eval-every 5000] [--mpc-steps N] [--distill 10,16,30,60] \\
         [--mbpo-steps N] [--mbpo-train-every 250] [--mbpo-updates-per-step 10] [--out sample_efficiency.json]
         [--resume] [--merge a.json b.json]
 
@@ -406,6 +406,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--methods", default="sac,mpc,mbpo", help=f"comma list of {sorted(METHODS)}")
     parser.add_argument("--tasks", help=f"comma list of {sorted(ENVS)} (default: arm,drone; quick: arm)")
     parser.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 3, quick 1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="start at this seed: runs of one task and method "
+                        "split over processes")
     parser.add_argument("--steps", type=int, help="SAC's env steps per run (default 100,000, quick 20,000)")
     parser.add_argument("--eval-every", type=int, help="SAC's env steps between evaluations (default 5,000, "
                         "quick 2,000)")
@@ -466,7 +468,7 @@ def learn(args, out: Path) -> list[dict]:
     done = {(r["task"], r["source"], r["seed"]) for r in runs}
     for task in args.tasks:
         for method in args.methods:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.seeds):
                 if (task, method, seed) in done:
                     continue
                 torch.manual_seed(seed)
