@@ -7,15 +7,15 @@ from pathlib import Path
 
 
 @contextmanager
-def two_panels(path: Path, size: tuple[float, float] = (12, 4.5), rows: int = 1):
-    """Yields (left, right) axes, or a (rows, 2) array of them where rows > 1; the figure is saved
-    to `path` when the block ends."""
+def two_panels(path: Path, size: tuple[float, float] = (12, 4.5), rows: int | None = None):
+    """Yields (left, right) axes, or with `rows` a (rows, 2) array of them, each row `size` high;
+    the figure is saved to `path` when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(rows, 2, figsize=(size[0], size[1] * rows), squeeze=rows == 1)
+    figure, axes = plt.subplots(rows or 1, 2, figsize=(size[0], size[1] * (rows or 1)), squeeze=rows is None)
     try:
         yield axes
         figure.tight_layout()
