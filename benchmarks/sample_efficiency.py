@@ -544,9 +544,7 @@ def plot(curves: dict, path: Path) -> None:
     colours = {method: f"C{i}" for i, method in enumerate(dict.fromkeys(method for _, method in curves))}
     with two_panels(path, size=(11, 4), rows=len(tasks)) as axes:
         for (left, right), task in zip(axes, tasks):
-            for (curve_task, method), curve in curves.items():
-                if curve_task != task:
-                    continue
+            for method, curve in ((m, c) for (t, m), c in curves.items() if t == task):
                 shown = [p for p in curve if p["env_steps"] > 0]
                 finite_ = [p for p in shown if math.isfinite(p["median_final_error"])]  # a crash's error is infinite
                 style = {"marker": "o", "color": colours[method], "label": method}

@@ -53,7 +53,7 @@ class Buffer:
 
     @property
     def data(self) -> dict[str, torch.Tensor]:
-        return {k: v[:self.filled] for k, v in self.rows.items()}
+        return {k: v[:self.filled] for k, v in (self.rows or {}).items()}
 
     def add(self, **fields: torch.Tensor) -> None:
         fields = {k: fields[k][-self.size:] for k in self.FIELDS}
