@@ -45,7 +45,7 @@ def main() -> None:
         results[interface] = figures = measure(interface, args.rate, args.hold, args.motor_lag)
         print(f"{interface:8s} hold RMS {figures['hold_rms_m'] * 1e3:.2f} mm"
               f" (max {figures['hold_max_m'] * 1e3:.2f} mm) | final error at the goals (mm): "
-              + ", ".join(f"{e * 1e3:.1f}" for e in figures["goal_final_errors_m"]))
+              + ", ".join(f"{e * 1e3:.1f}" for e in figures["goal_final_errors"]))
     with open(args.json, "w") as file:
         json.dump(results, file, indent=2)
 

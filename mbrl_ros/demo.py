@@ -270,8 +270,11 @@ def print_summary(summary: dict, task) -> None:
         print(f"hold: RMS error {task.describe(summary['hold']['rms_error'])} over {summary['hold']['seconds']:.0f} s")
     if "baseline" in summary:
         b = summary["baseline"]
-        print(f"baseline {b['name']}: final errors " + ", ".join(task.describe(e) for e in b["goal_final_errors_m"])
-              + f"; hold RMS {task.describe(b['hold_rms_m'])}")
+        finals = b["goal_final_errors"]
+        reached = np.mean(np.asarray(finals) <= task.success_threshold)
+        print(f"baseline {b['name']}: final errors " + ", ".join(task.describe(e) for e in finals)
+              + f"; {reached:.0%} within {task.describe(task.success_threshold)}"
+              + (f"; hold RMS {task.describe(b['hold_rms_m'])}" if "hold_rms_m" in b else ""))
 
 
 def plot_learning_curve(curve: list, results: list, task, path: Path) -> None:

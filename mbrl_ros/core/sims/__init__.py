@@ -12,12 +12,14 @@ from .hand import HandValveSim
 from .hand_cube import HandCubeSim
 from .quadrotor import QuadrotorSim
 from .quadrotor_pid import baseline as quadrotor_pid
+from .valve_gait import baseline as valve_gait
 
 WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim,
           "hand_cube": HandCubeSim}
 # Hand-written controllers that demos fly on the same goals as the learned one, for comparison:
-# name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures.
-BASELINES = {"quadrotor_pid": quadrotor_pid}
+# name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures, among them
+# goal_final_errors: the error left at each goal, in the task's unit.
+BASELINES = {"quadrotor_pid": quadrotor_pid, "valve_gait": valve_gait}
 
 
 def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui: bool = False) -> World:

@@ -135,5 +135,5 @@ def fly_goals(sim, pid: CascadedPID, goals, goal_seconds: float, hold_goal, hold
 
     finals = [float(fly(np.asarray(goal, float), goal_seconds)[-1]) for goal in goals]
     hold = fly(np.asarray(hold_goal, float), settle_seconds + hold_seconds)[round(settle_seconds / dt):]
-    return {"goal_final_errors_m": finals, "hold_rms_m": float(np.sqrt(np.mean(hold ** 2))),
+    return {"goal_final_errors": finals, "hold_rms_m": float(np.sqrt(np.mean(hold ** 2))),
             "hold_max_m": float(hold.max()), "crashes": crashes, "rate_hz": 1.0 / dt}
