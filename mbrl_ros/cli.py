@@ -66,6 +66,10 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
 
     out = Path(args.out or f"mbrl_runs/{args.robot}_{time.strftime('%Y%m%d_%H%M%S')}")
+    earlier = [p for p in (out / "data", out / "models") if p.is_dir() and any(p.iterdir())]
+    if earlier:
+        raise UsageError(f"--out {out} holds an earlier run's {' and '.join(p.name for p in earlier)}: the demo "
+                         "learns from scratch, so give it a new folder")
     summary = run_demo(args.robot, out, targets=args.targets, target_seconds=args.target_seconds,
                        seed=args.seed, gui=args.gui, policy=args.policy)
     met = summary["median_final_error_last5"] <= summary["success_threshold"]

@@ -106,6 +106,14 @@ def test_a_missing_params_file_is_named(capsys):
     assert stop.value.code == 2 and "--params /no/such/params.yaml: no such file" in capsys.readouterr().err
 
 
+def test_a_demo_refuses_a_folder_with_an_earlier_runs_data(tmp_path, capsys):
+    (tmp_path / "data" / "chunk_0").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "hand", "--out", str(tmp_path)])
+    assert stop.value.code == 2 and "holds an earlier run's data" in capsys.readouterr().err
+    assert (tmp_path / "data" / "chunk_0").is_dir(), "nothing removed"
+
+
 def test_eval_model_on_a_file_that_is_no_checkpoint_says_so(tmp_path, capsys):
     text = tmp_path / "README.md"
     text.write_text("# not a model\n")
