@@ -5,8 +5,8 @@ task's forward kinematics of the URDF, inverted once into tables) and the valve'
 One finger at a time pushes one spoke. The gait picks the finger and spoke whose push covers most
 of the angle left, moves that fingertip over the spoke's trailing side, lowers it into the spokes'
 plane and sweeps it about the valve's axis until the valve is at the goal (or the finger's reach
-ends), then lifts it and goes home; and again, from the valve's measured angle, until the valve is
-within `done_angle` of the goal.
+ends), then lifts it and carries it home above the spokes; and again, from the valve's measured
+angle, until the valve is within `done_deg` of the goal.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ class ValveGait:
     `task`: the robot's turn_valve task (fingertip kinematics, valve centre, state columns);
     `home`: the hand's rest pose, fingertips above the spokes, in `robot.joints` order. Fingertips
     work on the circle of `radius` about the axis, `down` above the spokes' mid-plane when pushing and
-    `up` when moving over them; `contact_angle` is where a tip touching a spoke's side is, seen from
-    the axis (tip radius plus half the spoke's width, at `radius`)."""
+    `up` when moving over them. A tip touches a spoke's side `contact_width` from its centre line
+    (the tip's radius plus half the spoke's width); a push starts `margin_deg` further back and
+    sweeps `step_deg` per control period."""
 
     def __init__(self, robot: RobotSpec, task, home: np.ndarray, radius: float = 0.04, down: float = 0.002,
                  up: float = 0.03, contact_width: float = 0.018, margin_deg: float = 10.0,
@@ -154,7 +155,7 @@ class ValveGait:
 
 def baseline(robot, sim_params: dict, goals, goal_seconds: float, hold_seconds: float, rate: float) -> dict:
     """The gait on the robot's hand_valve world, goal after goal as the demo sets them: the final
-    angle error at each (rad)."""
+    angle error at each (rad). The valve task has no hold: `hold_seconds` is not used."""
     from ..tasks import make_task
     from . import make_world
 
