@@ -115,6 +115,7 @@ def main() -> None:
     hand = Hand(spec, sections["sim"], dt)
     model = ModelConfig(trainer["ensemble_members"], trainer["hidden_units"], trainer["hidden_layers"])
     training = TrainConfig(max_epochs=args.epochs or trainer["max_epochs"], patience=trainer["patience"],
+                           nll_beta=trainer.get("nll_beta", 0.0),
                            batch_size=args.batch_size or trainer.get("batch_size", 256), seed=args.seed)
     learner = DynamicsLearner(spec.model_signature(), dt, model, training)
     planner = PlannerConfig(horizon=params["horizon"], population=params["population"], elites=params["elites"],

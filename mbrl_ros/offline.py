@@ -41,7 +41,8 @@ def train_from_bag(bags: list[Path], output: Path, robot: str = "arm", params_fi
     learner = DynamicsLearner(
         spec.model_signature(), dt,
         ModelConfig(params.get("ensemble_members", 5), params.get("hidden_units", 200), params.get("hidden_layers", 3)),
-        TrainConfig(max_epochs=params.get("max_epochs", 60), patience=params.get("patience", 8)),
+        TrainConfig(max_epochs=params.get("max_epochs", 60), patience=params.get("patience", 8),
+                    nll_beta=params.get("nll_beta", 0.0)),
         torch_device(params.get("device", "auto")))
     with tqdm(total=learner.training.max_epochs, desc="training", unit="epoch") as bar:
         def report(epoch, metrics):

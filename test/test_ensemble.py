@@ -3,7 +3,7 @@ import torch
 
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.models.ensemble import GaussianEnsemble
-from mbrl_ros.core.models.training import TrainConfig, train_ensemble
+from mbrl_ros.core.models.training import TrainConfig, gaussian_nll, train_ensemble
 
 
 def known_dynamics(states, actions):
@@ -79,6 +79,30 @@ def test_ignored_inputs_do_not_change_predictions_but_are_still_predicted():
     torch.testing.assert_close(fast[:, :, -1], step, atol=1e-4, rtol=1e-4)
 
 
+def test_a_continuous_joint_is_learned_as_its_angles_change_and_predicted_with_matching_sine_and_cosine():
+    """A valve: state (angle, sin, cos); the turn is a function of the action alone, at any angle.
+    The network sees sin and cos, learns the angle's change, and every prediction's sin and cos are
+    those of its angle, in predict() and along the planners' fast rollout alike."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(-np.pi, np.pi, 600)
+    actions = rng.uniform(-1, 1, size=(600, 1))
+    turned = angles + 0.3 * actions[:, 0]
+    as_state = lambda a: np.stack([a, np.sin(a), np.cos(a)], -1)  # noqa: E731
+    model = GaussianEnsemble(3, 1, members=2, hidden=32, layers=2, ignored_inputs=(0,), angle_columns=((0, 1, 2),))
+    train_ensemble(model, Transitions(as_state(angles), actions, as_state(turned)), TrainConfig(max_epochs=60))
+    s = torch.as_tensor(as_state(np.array([3.0, -3.0, 0.5])), dtype=torch.float32).expand(2, -1, -1)
+    a = torch.tensor([[0.8], [-0.8], [0.5]]).expand(2, -1, -1)
+    mean, _ = model.predict(s, a)
+    torch.testing.assert_close(mean[..., 0] - s[..., 0], 0.3 * a[..., 0], atol=0.03, rtol=0)
+    torch.testing.assert_close(mean[..., 1:], torch.stack([mean[..., 0].sin(), mean[..., 0].cos()], -1))
+    plan = torch.full((2, 3, 4, 1), 0.5)
+    fast = model.rollout_means(s, plan)
+    torch.testing.assert_close(fast[..., 1:], torch.stack([fast[..., 0].sin(), fast[..., 0].cos()], -1))
+    torch.testing.assert_close(fast[:, :, -1, 0] - s[..., 0], torch.full((2, 3), 0.6), atol=0.1, rtol=0)
+    assert GaussianEnsemble(**model.config()).angle_columns == ((0, 1, 2),), "kept in the checkpoint's config"
+
+
 def test_new_data_statistics_leave_the_predictions_unchanged():
     """A warm start on more data begins where the last model ended, whatever the new statistics."""
     torch.manual_seed(0)
@@ -92,3 +116,17 @@ def test_new_data_statistics_leave_the_predictions_unchanged():
     after_mean, after_variance = model.predict(states, actions)
     torch.testing.assert_close(after_mean, before_mean, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(after_variance, before_variance, atol=1e-6, rtol=1e-3)
+
+
+def test_beta_nll_with_beta_one_gives_the_mean_a_squared_errors_gradient_whatever_the_variance():
+    """The plain NLL scales the mean's gradient by 1/variance: a dimension predicted as noisy stops
+    being fitted. beta-NLL with beta 1 does not, and keeps the NLL's optimum."""
+    target = torch.zeros(1, 4, 2)
+    logvar = torch.tensor([[[-2.0, 3.0]] * 4])
+    for beta, expected in ((0.0, 2 * 0.5 * torch.exp(-logvar) / 8), (1.0, torch.full_like(logvar, 2 * 0.5 / 8))):
+        mean = torch.full((1, 4, 2), 0.5, requires_grad=True)
+        gaussian_nll(mean, logvar, target, beta).sum().backward()
+        torch.testing.assert_close(mean.grad, expected)
+    at_the_error = torch.full((1, 1, 2), float(np.log(0.25)), requires_grad=True)  # variance = error^2
+    gaussian_nll(torch.full((1, 1, 2), 0.5), at_the_error, torch.zeros(1, 1, 2), 1.0).sum().backward()
+    torch.testing.assert_close(at_the_error.grad, torch.zeros(1, 1, 2), atol=1e-6, rtol=0)

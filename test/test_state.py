@@ -1,5 +1,5 @@
-"""State sources and layout: joints by name, continuous joints as sine and cosine, odometry as
-position, 6D rotation and body-frame twist, and the rotation helpers."""
+"""State sources and layout: joints by name, continuous joints as an angle with its sine and cosine,
+odometry as position, 6D rotation and body-frame twist, and the rotation helpers."""
 
 import math
 
@@ -55,11 +55,19 @@ def test_joints_read_by_name_in_any_order_ignoring_extras():
     assert source.names == ["a.position", "b.position", "a.velocity", "b.velocity"]
 
 
-def test_continuous_joint_becomes_sine_and_cosine():
+def test_continuous_joint_becomes_its_angle_with_sine_and_cosine():
     source = JointStateSource("/joint_states", ["a", "valve"], continuous=["valve"])
-    assert source.names == ["a.position", "valve.sin", "valve.cos", "a.velocity", "valve.velocity"]
+    assert source.names == ["a.position", "valve.angle", "valve.sin", "valve.cos", "a.velocity", "valve.velocity"]
+    assert source.angles == [("valve.angle", "valve.sin", "valve.cos")]
+    assert source.invariant == ("valve.angle",), "the model sees the sine and cosine, not the angle"
     features = source.features(joint_state(["valve", "a"], [0.3, 1.5], [2.0, -1.0]))
-    np.testing.assert_allclose(features, [1.5, math.sin(0.3), math.cos(0.3), -1.0, 2.0])
+    np.testing.assert_allclose(features, [1.5, 0.3, math.sin(0.3), math.cos(0.3), -1.0, 2.0])
+
+
+def test_an_encoder_that_wraps_at_pi_gives_a_continuous_angle():
+    source = JointStateSource("/joint_states", ["valve"], continuous=["valve"])
+    angles = [source.features(joint_state(["valve"], [a], [1.0]))[0] for a in (3.0, 3.1, -3.1, -3.0, 3.1)]
+    np.testing.assert_allclose(angles, [3.0, 3.1, 2 * math.pi - 3.1, 2 * math.pi - 3.0, 3.1], atol=1e-12)
 
 
 def test_continuous_joint_does_not_see_the_wrap():
@@ -130,8 +138,8 @@ def layout():
 
 def test_columns_find_features_by_name_in_the_order_asked():
     state = layout()
-    assert state.dim == 5 + 15
-    assert state.columns("base.x", "a.position", "valve.cos") == [5, 0, 2]
+    assert state.dim == 6 + 15
+    assert state.columns("base.x", "a.position", "valve.cos") == [6, 0, 3]
 
 
 def test_columns_name_a_missing_feature():
@@ -141,7 +149,7 @@ def test_columns_name_a_missing_feature():
 
 def test_combine_puts_sources_in_their_order():
     state = layout()
-    joints = np.arange(5.0)
+    joints = np.arange(6.0)
     base = 10 + np.arange(15.0)
     combined = state.combine({"/odom": base, "/joint_states": joints})
     np.testing.assert_array_equal(combined, np.concatenate([joints, base]))

@@ -57,7 +57,10 @@ class TrainerNode(CheckedNode):
             max_epochs=self.param("max_epochs", 60, "epochs per training round at most", positive),
             batch_size=self.param("batch_size", 256, "minibatch size", positive),
             learning_rate=self.param("learning_rate", 1e-3, "Adam learning rate", positive),
-            patience=self.param("patience", 8, "epochs without held-out improvement before stopping", positive),
+            patience=self.param("patience", 8, "epochs without held-out improvement before stopping; 0: no early "
+                                "stopping, every round trains max_epochs and keeps the last", non_negative),
+            nll_beta=self.param("nll_beta", 0.0, "0: Gaussian NLL; up to 1: beta-NLL, which fits dimensions that "
+                                "the NLL gives up as noise (a valve's turn)", in_range(0.0, 1.0)),
             max_seconds=self.param("train_slice_seconds", 30.0, "longest training round", positive),
             seed=self.param("seed", 0, "random seed", non_negative))
         os.nice(niceness)

@@ -35,15 +35,19 @@ class GaussianEnsemble(nn.Module):
     Inputs are normalised with data statistics and so are the delta targets; the log-variance is
     kept between learned soft bounds so that it cannot collapse or explode. `ignored_inputs` are
     state columns the dynamics do not depend on (a drone's position): they are predicted but not
-    fed to the network, so what it learns in one place holds everywhere.
+    fed to the network, so what it learns in one place holds everywhere. `angle_columns`: (angle,
+    sine, cosine) column triples of continuous joints: the network sees the angle as its sine and
+    cosine and predicts the angle's change, and the sine and cosine of a prediction are those of its
+    angle, so that a turn is learned as one number rather than as a rotation of a vector.
     """
 
     def __init__(self, state_dim: int, action_dim: int, members: int = 5, hidden: int = 200, layers: int = 3,
-                 ignored_inputs: tuple[int, ...] = ()):
+                 ignored_inputs: tuple[int, ...] = (), angle_columns: tuple[tuple[int, int, int], ...] = ()):
         super().__init__()
         self.state_dim, self.action_dim = state_dim, action_dim
         self.members, self.hidden, self.num_layers = members, hidden, layers
         self.ignored_inputs = tuple(int(i) for i in ignored_inputs)
+        self.angle_columns = tuple(tuple(int(i) for i in triple) for triple in angle_columns)
         sizes = [state_dim + action_dim] + [hidden] * layers
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes, sizes[1:]))
         self.head = EnsembleLinear(members, hidden, 2 * state_dim)
@@ -55,10 +59,14 @@ class GaussianEnsemble(nn.Module):
         mask = torch.ones(state_dim + action_dim)
         mask[list(self.ignored_inputs)] = 0.0
         self.register_buffer("input_mask", mask, persistent=False)
+        angle, sine, cosine = zip(*self.angle_columns) if self.angle_columns else ((), (), ())
+        for name, columns in (("angle_index", angle), ("sine_index", sine), ("cosine_index", cosine)):
+            self.register_buffer(name, torch.tensor(columns, dtype=torch.long), persistent=False)
 
     def config(self) -> dict:
         return {"state_dim": self.state_dim, "action_dim": self.action_dim, "members": self.members,
-                "hidden": self.hidden, "layers": self.num_layers, "ignored_inputs": list(self.ignored_inputs)}
+                "hidden": self.hidden, "layers": self.num_layers, "ignored_inputs": list(self.ignored_inputs),
+                "angle_columns": [list(triple) for triple in self.angle_columns]}
 
     @property
     def input_scale(self) -> torch.Tensor:
@@ -109,7 +117,16 @@ class GaussianEnsemble(nn.Module):
         """Per-member mean and variance of the next state, in the data's units."""
         with differentiable_in(states, actions):
             mean, logvar = self(self.normalize_inputs(states, actions))
-            return states + mean * self.target_std + self.target_mean, torch.exp(logvar) * self.target_std**2
+            next_states = self.with_angle_features(states + mean * self.target_std + self.target_mean)
+            return next_states, torch.exp(logvar) * self.target_std**2
+
+    def with_angle_features(self, states: torch.Tensor) -> torch.Tensor:
+        """`states` with each continuous joint's sine and cosine made those of its angle."""
+        if not self.angle_columns:
+            return states
+        angles = states.index_select(-1, self.angle_index)
+        states = states.index_copy(-1, self.sine_index, torch.sin(angles).to(states.dtype))
+        return states.index_copy(-1, self.cosine_index, torch.cos(angles).to(states.dtype))
 
     def rollout_means(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """The planners' hot path: member m follows its own mean prediction for the particles
@@ -133,7 +150,7 @@ class GaussianEnsemble(nn.Module):
                 x = F.silu(torch.baddbmm(action_part[:, t], state.to(dtype), state_weight), inplace=inplace)
                 for layer in self.layers[1:]:
                     x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=inplace)
-                state = state + torch.baddbmm(head_bias, x, head_weight)
+                state = self.with_angle_features(state + torch.baddbmm(head_bias, x, head_weight))
                 states.append(state)
             return torch.stack(states, dim=2)
 

@@ -27,9 +27,11 @@ class DynamicsLearner:
         """`signature`: what the model's inputs are (RobotSpec.model_signature()), kept in its checkpoints."""
         self.signature, self.dt = signature, dt
         self.training, self.device = training, device
-        ignored = [signature["state"].index(n) for n in signature.get("ignored_inputs", ())]
+        column = signature["state"].index
+        ignored = [column(n) for n in signature.get("ignored_inputs", ())]
+        angles = [[column(n) for n in triple] for triple in signature.get("angles", ())]
         self.model = GaussianEnsemble(len(signature["state"]), len(signature["commands"]), model.members,
-                                      model.hidden, model.layers, ignored).to(device)
+                                      model.hidden, model.layers, ignored, angles).to(device)
         self.version = 0
 
     def warm_start(self, checkpoint: str | Path) -> None:

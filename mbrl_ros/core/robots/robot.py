@@ -105,9 +105,11 @@ class RobotSpec:
 
     def model_signature(self) -> dict:
         """What a dynamics model of this robot takes and predicts; checkpoints carry it."""
+        angles = [list(triple) for s in self.state.sources for triple in getattr(s, "angles", ())]
         return {"state": list(self.state.names), "commands": list(self.command.names),
                 "command_mode": self.command.mode,
-                "ignored_inputs": [n for s in self.state.sources for n in s.invariant]}
+                "ignored_inputs": [n for s in self.state.sources for n in s.invariant],
+                **({"angles": angles} if angles else {})}
 
     def safe_command(self, state: np.ndarray | None) -> np.ndarray | None:
         """What to send when in doubt: the interface's safe command, or, for position commands, the

@@ -4,7 +4,8 @@ A state source reads one topic's messages (any object with the ROS message's fie
 message or one read from a bag) and turns each into a feature vector. The layout is the sources'
 features side by side, each feature with a name, so that tasks find their columns by name:
 - joints from sensor_msgs/JointState, matched by name: positions, then velocities; a continuous
-  joint's angle (a valve) as its sine and cosine, so that the model never sees the wrap;
+  joint (a valve) as its angle, unwrapped, and that angle's sine and cosine: the model sees the
+  sine and cosine, never the wrap, and predicts the angle's change;
 - a floating base from nav_msgs/Odometry: position in the world, rotation as the first two
   columns of its matrix (a continuous 6D representation), linear and angular velocity in the body
   frame as REP 105 defines the twist;
@@ -32,7 +33,6 @@ class JointStateSource:
     until there is a previous message within `max_gap` s, messages are refused."""
 
     msgtype = JOINT_STATE
-    invariant = ()  # features the dynamics do not depend on
 
     def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = (),
                  velocity_from_positions: bool = False, max_gap: float = 0.5):
@@ -40,9 +40,13 @@ class JointStateSource:
         if unknown:
             raise ValueError(f"continuous joints {sorted(unknown)} are not among the state's joints")
         self.topic, self.joints, self.continuous = topic, list(joints), set(continuous)
-        angles = [[f"{j}.sin", f"{j}.cos"] if j in self.continuous else [f"{j}.position"] for j in self.joints]
-        self.names = [n for pair in angles for n in pair] + [f"{j}.velocity" for j in self.joints]
+        positions = [(f"{j}.angle", f"{j}.sin", f"{j}.cos") if j in self.continuous else (f"{j}.position",)
+                     for j in self.joints]
+        self.names = [n for names in positions for n in names] + [f"{j}.velocity" for j in self.joints]
+        self.angles = [names for names in positions if len(names) == 3]
+        self.invariant = tuple(angle for angle, _, _ in self.angles)  # features the dynamics do not depend on
         self._wrapped = np.array([j in self.continuous for j in self.joints])
+        self._unwrapped: tuple[np.ndarray, np.ndarray] | None = None  # (last reported, last unwrapped) angles
         self.velocity_from_positions, self.max_gap = velocity_from_positions, max_gap
         self.estimated: set[str] = set()  # joints whose velocity has been estimated so far
         self._previous: tuple[float, np.ndarray] | None = None  # (stamp, positions)
@@ -50,13 +54,25 @@ class JointStateSource:
     def features(self, msg) -> np.ndarray:
         raw = state_vector(msg.name, msg.position, msg.velocity, self.joints, self.velocity_from_positions)
         positions, velocities = np.split(raw, 2)
+        if self._wrapped.any():
+            positions[self._wrapped] = self._unwrap(positions[self._wrapped])
         if self.velocity_from_positions:
             velocities = self._fill_velocities(msg.header.stamp, positions, velocities)
         if not self._wrapped.any():
             return np.concatenate([positions, velocities])
-        angles = [np.array([np.sin(p), np.cos(p)]) if wrapped else np.array([p])
-                  for p, wrapped in zip(positions, self._wrapped)]
-        return np.concatenate([*angles, velocities])
+        columns = [[p, np.sin(p), np.cos(p)] if wrapped else [p] for p, wrapped in zip(positions, self._wrapped)]
+        return np.concatenate([np.concatenate(columns), velocities])
+
+    def _unwrap(self, reported: np.ndarray) -> np.ndarray:
+        """Continuous joints' angles, continuous across +-pi whether or not the encoder wraps them:
+        each message moves them by the shortest turn since the last one."""
+        if self._unwrapped is None:
+            unwrapped = reported
+        else:
+            turn = (reported - self._unwrapped[0] + np.pi) % (2 * np.pi) - np.pi
+            unwrapped = self._unwrapped[1] + turn
+        self._unwrapped = (reported, unwrapped)
+        return unwrapped
 
     def _fill_velocities(self, stamp, positions: np.ndarray, velocities: np.ndarray) -> np.ndarray:
         now, previous = stamp.sec + 1e-9 * stamp.nanosec, self._previous
