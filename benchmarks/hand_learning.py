@@ -136,11 +136,13 @@ def main() -> None:
               f"{figures['turning_share']:.0%} turned the valve, one-step angle error "
               f"{figures['angle_error_mean_rad']:.4f} rad ({figures['angle_error_when_turning_rad'] or 0:.3f} where it "
               f"turned {figures['turn_when_turning_rad'] or 0:.3f})", flush=True)
-        mpc = MPC(task, *spec.planning_bounds, learner.model, planner, planner=params["planner"], seed=args.seed)
+        mpc = MPC(task, *spec.planning_bounds, learner.model, planner, planner=params["planner"], seed=args.seed,
+                  settle_margin=params.get("settle_margin", 0.0))
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
         mpc.reset()
-        return hand.run(lambda state: mpc.act(state, goal)[0], steps(seconds))
+        hold = (lambda state: spec.safe_command(state)) if mpc.settle_margin else (lambda state: None)  # noqa: E731
+        return hand.run(lambda state: mpc.act(state, goal, hold=hold(state))[0], steps(seconds))
 
     learn("explore")
     for round_index in range(args.rounds):
