@@ -19,7 +19,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -47,8 +46,7 @@ class Hand:
         self.source = spec.state.sources[0]
 
     def state(self) -> np.ndarray:
-        r = self.world.joint_readings()
-        return self.source.features(SimpleNamespace(name=r.names, position=r.position, velocity=r.velocity))
+        return self.source.features(self.world.joint_readings())
 
     def run(self, policy, steps: int) -> Transitions:
         """Follow `policy(state)` for `steps` control periods; the transitions it made."""
@@ -141,8 +139,10 @@ def main() -> None:
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
         mpc.reset()
-        hold = (lambda state: spec.safe_command(state)) if mpc.settle_margin else (lambda state: None)  # noqa: E731
-        return hand.run(lambda state: mpc.act(state, goal, hold=hold(state))[0], steps(seconds))
+        def act(state: np.ndarray) -> np.ndarray:  # holding still where settle_margin asks, as the controller does
+            return mpc.act(state, goal, hold=spec.safe_command(state) if mpc.settle_margin else None)[0]
+
+        return hand.run(act, steps(seconds))
 
     learn("explore")
     for round_index in range(args.rounds):

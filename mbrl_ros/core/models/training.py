@@ -56,9 +56,9 @@ def evaluate(model: GaussianEnsemble, data: Transitions, beta: float = 0.0) -> d
         inputs = model.normalize_inputs(states, actions).expand(model.members, -1, -1)
         targets = ((deltas - model.target_mean) / model.target_std).expand(model.members, -1, -1)
         mean, logvar = model(inputs)
-        return {"nll": gaussian_nll(mean, logvar, targets).mean().item(),
-                "mse": ((mean - targets) ** 2).mean().item(),
-                "loss": gaussian_nll(mean, logvar, targets, beta).mean().item()}
+        nll = gaussian_nll(mean, logvar, targets).mean().item()
+        return {"nll": nll, "mse": ((mean - targets) ** 2).mean().item(),
+                "loss": gaussian_nll(mean, logvar, targets, beta).mean().item() if beta else nll}
 
 
 def train_ensemble(model: GaussianEnsemble, data: Transitions, config: TrainConfig = TrainConfig(),

@@ -23,6 +23,11 @@ class JointReadings:
     velocity: np.ndarray
     effort: np.ndarray
 
+    @property
+    def name(self) -> list[str]:
+        """The JointState's field: a state source reads readings as it reads a message."""
+        return self.names
+
 
 @dataclass
 class BaseReadings:

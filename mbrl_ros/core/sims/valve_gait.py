@@ -12,7 +12,6 @@ angle, until the valve is within `done_deg` of the goal.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -166,8 +165,7 @@ def baseline(robot, sim_params: dict, goals, goal_seconds: float, hold_seconds: 
         source = robot.state.sources[0]
 
         def state() -> np.ndarray:
-            r = world.joint_readings()
-            return source.features(SimpleNamespace(name=r.names, position=r.position, velocity=r.velocity))
+            return source.features(world.joint_readings())
 
         substeps = max(1, round(1.0 / (rate * world.time_step)))
         finals = []
