@@ -169,6 +169,7 @@ def test_nodes_killed_while_learning_pick_up_where_they_were_and_the_arm_learns_
         # takes the announced model and stays inactive until enabled again.
         stack.processes["controller"].kill()
         stack.processes["controller"].wait(10)
+        operator.spin_for(0.5)  # take in what the killed controller had already sent
         mark = len(operator.commands)
         stack.restart("controller")
         operator.spin_until(lambda: int(operator.diagnostics.get(CONTROLLER, {}).get("model_version", 0)) > 0
