@@ -135,12 +135,12 @@ def main() -> None:
               f"{figures['angle_error_mean_rad']:.4f} rad ({figures['angle_error_when_turning_rad'] or 0:.3f} where it "
               f"turned {figures['turn_when_turning_rad'] or 0:.3f})", flush=True)
         mpc = MPC(task, *spec.planning_bounds, learner.model, planner, planner=params["planner"], seed=args.seed,
-                  settle_margin=params.get("settle_margin", 0.0))
+                  settle_margin=params.get("settle_margin", 0.0), hold_tolerance=params.get("hold_tolerance", 0.0))
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
         mpc.reset()
-        def act(state: np.ndarray) -> np.ndarray:  # holding still where settle_margin asks, as the controller does
-            return mpc.act(state, goal, hold=spec.safe_command(state) if mpc.settle_margin else None)[0]
+        def act(state: np.ndarray) -> np.ndarray:  # holding still where the config asks, as the controller does
+            return mpc.act(state, goal, hold=spec.safe_command(state) if mpc.holds else None)[0]
 
         return hand.run(act, steps(seconds))
 

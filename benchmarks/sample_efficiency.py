@@ -98,14 +98,16 @@ def controller_mpc(env, model, share: float = 1.0) -> MPC:
                            initial_std=p.get("initial_std", 0.5))
     return MPC(env.task, *env.spec.planning_bounds, model, config, planner=p["planner"],
                propagation=p.get("propagation", "ts_inf"), uncertainty_weight=p.get("uncertainty_weight", 0.0),
-               rollout_precision=p.get("rollout_precision", "float32"), settle_margin=p.get("settle_margin", 0.0))
+               rollout_precision=p.get("rollout_precision", "float32"), settle_margin=p.get("settle_margin", 0.0),
+               hold_tolerance=p.get("hold_tolerance", 0.0))
 
 
 class Controller:
     """An MPC in the controller node's loop, in-process: each command planned a period ahead where
     the config says so (plan_ahead: the drone), holding still where a plan saves less than
-    settle_margin (the arm). No deadline: plans finish every iteration, so that results do not
-    depend on the machine's load; the time per command is measured instead."""
+    settle_margin (the arm) or within hold_tolerance of the goal (the hand). No deadline: plans
+    finish every iteration, so that results do not depend on the machine's load; the time per
+    command is measured instead."""
 
     def __init__(self, env, mpc: MPC):
         self.env, self.mpc, self.ahead, self.pending = env, mpc, env.params.get("plan_ahead", False), None
@@ -115,7 +117,7 @@ class Controller:
         self.pending = None
 
     def __call__(self, state: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
-        hold = self.env.spec.safe_command(state) if self.mpc.settle_margin else None
+        hold = self.env.spec.safe_command(state) if self.mpc.holds else None
         goal = self.env.goal if goal is None else goal
         command, info = self.mpc.act(state, goal, None, self.pending if self.ahead else None, hold=hold)
         if self.ahead:

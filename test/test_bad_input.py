@@ -185,6 +185,7 @@ def arm_params_with(tmp_path, sections: dict, robot: str = "arm") -> str:
     ("controller", "ee_box_link", "no_such_link"),
     ("controller", "ee_box_high", "[1.0, 1.0]"),
     ("controller", "settle_margin", "-0.1"),
+    ("controller", "hold_tolerance", "-0.05"),
 ])
 def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, value):
     params = arm_params_with(tmp_path, {node: {parameter: yaml.safe_load(value)}})
@@ -194,12 +195,13 @@ def test_bad_parameter_stops_the_node_with_its_name(tmp_path, node, parameter, v
     assert f"'{parameter}'" in result.stderr
 
 
-def test_settling_is_refused_where_the_safe_command_does_not_hold_the_robot_still(tmp_path):
-    params = arm_params_with(tmp_path, {"controller": {"settle_margin": 0.01}}, robot="drone")
+@pytest.mark.parametrize("parameter", ["settle_margin", "hold_tolerance"])
+def test_holding_still_is_refused_where_the_safe_command_does_not_hold_the_robot_still(tmp_path, parameter):
+    params = arm_params_with(tmp_path, {"controller": {parameter: 0.01}}, robot="drone")
     result = subprocess.run([sys.executable, "-m", "mbrl_ros.nodes.controller", "--ros-args", "--params-file", params],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
-    assert "'settle_margin'" in result.stderr and "rotors commands" in result.stderr
+    assert f"'{parameter}'" in result.stderr and "rotors commands" in result.stderr
 
 
 def test_whole_numbers_are_accepted_for_float_parameters(tmp_path):

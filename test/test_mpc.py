@@ -97,3 +97,22 @@ def test_holding_is_taken_only_within_the_margin_and_never_without_one(arm, arm_
         _, info = mpc.act(state, goal, previous=flat_out, hold=flat_out)
         decisions[margin] = info["settled"]
     assert decisions == {0.0: False, 0.01: False, 1.0: True}
+
+
+def test_within_the_hold_tolerance_the_arm_holds_until_twice_as_far_off(arm, arm_params):
+    mpc = MPC(make_task("reach", arm, arm_params), *arm.command_bounds,
+              drifting_model(arm.state_dim, arm.dof, np.zeros(arm.state_dim)),
+              PlannerConfig(horizon=4, population=50, elites=5, iterations=2), hold_tolerance=0.01)
+    state = np.zeros(arm.state_dim)
+    state[arm.position_columns] = arm_params["workspace_center"]
+    reached, hold = mpc.task.end_effector(state), arm.safe_command(state)
+    held = {}
+    for step, offset in enumerate((0.015, 0.008, 0.015, 0.025, 0.015)):
+        command, info = mpc.act(state, reached + [offset, 0.0, 0.0], hold=hold)
+        held[step] = info["settled"]
+        if info["settled"]:
+            np.testing.assert_allclose(info["actions"], np.repeat(hold[None], 4, 0), atol=1e-6)
+    assert held == {0: False, 1: True, 2: True, 3: False, 4: False}
+    mpc.act(state, reached + [0.008, 0.0, 0.0], hold=hold)
+    mpc.reset()  # a new goal starts away from it
+    assert not mpc.act(state, reached + [0.015, 0.0, 0.0], hold=hold)[1]["settled"]

@@ -64,6 +64,14 @@ def test_turning_towards_the_goal_costs_less_the_shorter_way_round(hand):
     assert costs[3] < costs[2], "-3.0 rad is 0.28 rad from 3.0 rad across the wrap"
 
 
+def test_the_angle_costs_as_much_as_the_chord_to_the_goal_linear_near_it(hand):
+    spec, task = hand
+    errors = [0.0, 0.05, 0.5, math.pi]
+    costs = task.angle_cost(trajectories(spec, [np.full(8, 1.0 + e) for e in errors])[:, 1:], torch.tensor([1.0]))
+    np.testing.assert_allclose(costs.numpy(), [2 * math.sin(e / 2) for e in errors], atol=1e-5)
+    assert costs[1] > 0.09 * costs[2], "0.05 rad off costs about a tenth of 0.5 rad off, not a hundredth"
+
+
 def test_fingertips_far_above_the_spokes_cost_more(hand):
     spec, task = hand
     plans = trajectories(spec, [np.full(8, 0.0)] * 2)

@@ -111,12 +111,14 @@ class ControllerNode(CheckedNode):
             settle_margin=self.param("settle_margin", 0.0, "cost a plan must be predicted to save over holding "
                                      "still for the robot to move (reach: metres of mean distance to the goal); "
                                      "0: always follow the plan", non_negative),
+            hold_tolerance=self.param("hold_tolerance", 0.0, "hold still once the task's error is within this "
+                                      "(the task's unit), until it is twice as large; 0: never", non_negative),
             device=self.device, seed=seed,
             max_action_change=self.limiter.limits.max_change / self.control_rate if self.limiter else None)
-        if self.mpc_options["settle_margin"] and not spec.command.safe_holds_still:
-            raise ParameterError(f"parameter 'settle_margin' needs a safe command that holds the robot still, "
-                                 f"which {spec.command_mode} commands have not (position and velocity have); "
-                                 f"set it to 0")
+        for name in ("settle_margin", "hold_tolerance"):
+            if self.mpc_options[name] and not spec.command.safe_holds_still:
+                raise ParameterError(f"parameter '{name}' needs a safe command that holds the robot still, which "
+                                     f"{spec.command_mode} commands have not (position and velocity have); set it to 0")
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
         self.task = declare_task(self, spec, self.device)
         try:
@@ -485,7 +487,7 @@ class ControllerNode(CheckedNode):
             self.state_ages.append(self.get_clock().now().nanoseconds * 1e-9 - min(self.stamps.values()))
         with self.send_lock:
             self.planning = True
-        hold = self.spec.safe_command(state) if self.mpc.settle_margin else None
+        hold = self.spec.safe_command(state) if self.mpc.holds else None
         command, info = self.mpc.act(state, goal, started + self.deadline_fraction / self.control_rate,
                                      self.last_command if ahead else None, previous=self.last_command, hold=hold)
         with self.send_lock:

@@ -28,8 +28,10 @@ class MPC:
     `max_action_change` (per action) bounds the change from one step of a plan to the next, and from
     the command before the plan to its first step: the robot's rate limits, known to the planner.
     `settle_margin` > 0: the robot holds still when the plan is predicted to save less than this much
-    cost over holding (see `settle`). With a `policy` (set_policy), the planner also samples around
-    the policy's own rollout through the model (PlannerConfig.proposal_share of its candidates).
+    cost over holding (see `settle`). `hold_tolerance` > 0: the robot holds still once the task's
+    error is within it, until the error is twice as large (see `within_goal`). With a `policy`
+    (set_policy), the planner also samples around the policy's own rollout through the model
+    (PlannerConfig.proposal_share of its candidates).
     With a terminal value (set_terminal_value: an actor-critic's value), each candidate's cost is
     lowered by weight x the value of where it ends: what lies beyond the horizon.
     """
@@ -38,20 +40,25 @@ class MPC:
                  config: PlannerConfig = PlannerConfig(), planner: str = "cem", propagation: str = "ts_inf",
                  uncertainty_weight: float = 0.0, device: str = "cpu", seed: int = 0,
                  rollout_precision: str = "float32", max_action_change: np.ndarray | None = None,
-                 settle_margin: float = 0.0):
+                 settle_margin: float = 0.0, hold_tolerance: float = 0.0):
         if rollout_precision not in PRECISIONS:
             raise ValueError(f"rollout_precision must be one of {sorted(PRECISIONS)}, got {rollout_precision!r}")
         if rollout_precision != "float32" and (propagation != "ts_inf" or uncertainty_weight > 0):
             raise ValueError("reduced-precision rollouts need ts_inf propagation and no uncertainty cost")
         self.task, self.device, self.rollout_dtype = task, device, PRECISIONS[rollout_precision]
         self.propagation, self.uncertainty_weight = propagation, uncertainty_weight
-        self.settle_margin = settle_margin
+        self.settle_margin, self.hold_tolerance, self.at_goal = settle_margin, hold_tolerance, False
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
         if max_action_change is not None:
             self.planner.max_step = task.tensor(max_action_change)
         self.policy, self.terminal_value, self.terminal_weight = None, None, 0.0
         self.set_model(model)
+
+    @property
+    def holds(self) -> bool:
+        """Whether `act` may hold the robot still, and so needs the `hold` command."""
+        return self.settle_margin > 0 or self.hold_tolerance > 0
 
     def set_policy(self, policy: Policy | None) -> None:
         """Sample around this policy's proposals from now on; None: no proposals."""
@@ -112,7 +119,9 @@ class MPC:
 
         plan, info = self.planner.plan(evaluate, deadline)
         info["settled"] = False
-        if hold is not None and self.settle_margin > 0:
+        if hold is not None and self.hold_tolerance > 0 and self.within_goal(state, goal):
+            plan, info["settled"] = self.planner.clamp(self.task.tensor(hold).expand_as(plan)), True
+        elif hold is not None and self.settle_margin > 0:
             plan, info["settled"] = self.settle(state_t, goal_t, plan, self.task.tensor(hold))
         predicted, disagreement = rollout(self.model, state_t, plan[None], "expectation", with_disagreement=True)
         info["plan_points"] = self.task.plan_points(predicted[0])
@@ -134,6 +143,15 @@ class MPC:
             return holding, True
         return plan, False
 
+    def within_goal(self, state: np.ndarray, goal: np.ndarray) -> bool:
+        """Whether the robot is at the goal: once the task's error is within `hold_tolerance`, until
+        it is more than twice that. Without the gap, a robot holding at the edge of the tolerance
+        would start and stop with every small disturbance."""
+        error = self.task.error(state, goal)
+        self.at_goal = error <= self.hold_tolerance * (2.0 if self.at_goal else 1.0)
+        return self.at_goal
+
     def reset(self) -> None:
-        """Forget the warm start, for a new goal."""
+        """Forget the warm start and being at the goal, for a new goal."""
         self.planner.reset()
+        self.at_goal = False
