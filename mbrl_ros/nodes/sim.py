@@ -58,6 +58,7 @@ class SimNode(CheckedNode):
         self.commands, self.rejected, self.resets = 0, 0, 0
         self.last_command = -float("inf")
         self.wall_anchor, self.sim_anchor, self.lagged = time.monotonic(), self.world.sim_time, 0.0
+        self.published_time = None
 
         state = self.spec.state
         self.joint_pub = self.create_publisher(JointState, state.topic_for(JOINT_STATE, "/joint_states"), 10)
@@ -77,31 +78,39 @@ class SimNode(CheckedNode):
 
     def on_command(self, msg) -> None:
         try:
-            self.world.command(self.spec.command.vector(msg))
+            command = self.spec.command.vector(msg)
         except (BadCommand, ValueError) as error:
             self.rejected += 1
             self.get_logger().warning(f"ignoring command: {error}", throttle_duration_sec=2.0)
             return
+        self.advance()  # the command acts from when it arrived, not from the last tick
+        self.world.command(command)
         if self.commands == 0:
             self.get_logger().info("commands arriving: following them")
         self.commands += 1
         self.last_command = time.monotonic()
 
-    def on_tick(self) -> None:
-        """Step the physics as far as the wall clock has moved since the last tick, as a real robot
-        moves on while a node is busy, then publish. A tick that comes late catches up (up to
-        MAX_CATCH_UP periods); beyond that the world falls behind, which diagnostics report."""
+    def advance(self) -> None:
+        """Step the physics as far as the wall clock has moved since it last did, as a real robot
+        moves on while a node is busy. Late by more than MAX_CATCH_UP publish periods, it makes up
+        for one only; the world then falls behind, which diagnostics report."""
         behind = time.monotonic() - self.wall_anchor - (self.world.sim_time - self.sim_anchor)
         steps = round(behind / self.world.time_step)
         if steps > self.MAX_CATCH_UP * self.substeps:
             self.lagged += behind - self.substeps * self.world.time_step
             self.wall_anchor, self.sim_anchor = time.monotonic(), self.world.sim_time
             steps = self.substeps
-        if steps <= 0:
+        if steps > 0:
+            ended = self.world.step(steps)
+            if ended:
+                self.announce_reset(ended)
+
+    def on_tick(self) -> None:
+        """Advance, and publish the state where it has moved on."""
+        self.advance()
+        if self.world.sim_time == self.published_time:
             return
-        ended = self.world.step(steps)
-        if ended:
-            self.announce_reset(ended)
+        self.published_time = self.world.sim_time
         stamp = self.get_clock().now().to_msg()
         joints, base = self.world.joint_readings(), self.world.base_readings()
         if joints is not None:
