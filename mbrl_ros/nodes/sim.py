@@ -50,6 +50,8 @@ class SimNode(CheckedNode):
         self.odom_frame = self.param("odom_frame", "world", "frame of the odometry's or the object's pose")
         self.body_frame = self.param("body_frame", "base_link", "frame of the odometry's twist (the body)")
         reset_topic = self.param("reset_topic", RESET_TOPIC, "where episode ends are announced")
+        self.step_on_command = self.param("step_on_command", True, "step the physics up to each command's arrival "
+                                          "before applying it; false: a command acts from the last tick")
         try:
             self.world = make_world(world, self.spec, self.declare_all(WORLDS[world].PARAMETERS), time_step, gui)
         except (OSError, ValueError) as error:
@@ -83,7 +85,8 @@ class SimNode(CheckedNode):
             self.rejected += 1
             self.get_logger().warning(f"ignoring command: {error}", throttle_duration_sec=2.0)
             return
-        self.advance()  # the command acts from when it arrived, not from the last tick
+        if self.step_on_command:
+            self.advance()  # the command acts from when it arrived, not from the last tick
         self.world.command(command)
         if self.commands == 0:
             self.get_logger().info("commands arriving: following them")
