@@ -108,7 +108,7 @@ def test_within_the_hold_tolerance_the_arm_holds_until_twice_as_far_off(arm, arm
     reached, hold = mpc.task.end_effector(state), arm.safe_command(state)
     held = {}
     for step, offset in enumerate((0.015, 0.008, 0.015, 0.025, 0.015)):
-        command, info = mpc.act(state, reached + [offset, 0.0, 0.0], hold=hold)
+        _, info = mpc.act(state, reached + [offset, 0.0, 0.0], hold=hold)
         held[step] = info["settled"]
         if info["settled"]:
             np.testing.assert_allclose(info["actions"], np.repeat(hold[None], 4, 0), atol=1e-6)

@@ -94,7 +94,8 @@ class MPC:
         plan that takes most of a control period is a step late on a fast robot such as a drone.
         `previous`: the last command sent, which the plan's first step may differ from by at most
         `max_action_change` (with `in_flight`, that one). `hold`: the command that keeps the robot
-        still, for settling."""
+        still, for settling and at the goal. At the goal the plan is still made, so that its warm
+        start is fresh when the robot moves again and the plan statistics stay comparable."""
         started = time.monotonic()
         state_t, goal_t = self.task.tensor(state), self.task.tensor(goal)
         before = in_flight if in_flight is not None else previous
