@@ -97,6 +97,12 @@ class DemoUser(Node):
                 curve.append((time.monotonic() - started, index, errors[-1]))
         return errors
 
+    def final_model_in_use(self) -> bool:
+        """The trainer has learned from all the data it may (`max_transitions`), and the controller
+        plans with that model."""
+        trainer, controller = self.node_status.get("trainer", {}), self.node_status.get("controller", {})
+        return trainer.get("data_full") == "True" and controller.get("model_version") == trainer.get("model_version")
+
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)
 
@@ -189,6 +195,16 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
             end = time.monotonic() + scenario.learn_seconds
             while time.monotonic() < end:
                 user.pursue(task.random_goal(rng), min(scenario.target_seconds, end - time.monotonic()))
+        final_model_after = None
+        if node_parameters(params_file, "trainer").get("max_transitions"):
+            print("random goals until the controller plans with the model of all the data allowed ...")
+            end = time.monotonic() + model_timeout
+            while not user.final_model_in_use():
+                if time.monotonic() > end:
+                    raise TimeoutError(f"no model of all the data allowed within {model_timeout:.0f} s")
+                user.pursue(task.random_goal(rng), scenario.target_seconds)
+            final_model_after = time.monotonic() - started
+            print(f"final model after {final_model_after:.0f} s: {user.model_path}")
         policy_after = None
         if policy != "off":
             print(f"random goals until the first policy is in use ({policy}) ...")
@@ -223,7 +239,8 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
         "median_final_error_last5": float(np.median(finals[-5:])),
         "median_settled_spread_last5": float(np.median([r["settled_spread"] for r in results[-5:]])),
         "success_threshold": task.success_threshold, "success_rate": float(np.mean(finals <= task.success_threshold)),
-        "hold": hold, "first_model_after_s": learned_after, "wall_time_s": time.monotonic() - started,
+        "hold": hold, "first_model_after_s": learned_after,
+        "final_model_after_s": final_model_after, "wall_time_s": time.monotonic() - started,
         "policy": policy, "first_policy_after_s": policy_after,
         "episode_ends": user.episode_ends, **{node: user.node_status.get(node, {}) for node in nodes},
         "node_exit_codes": exit_codes,

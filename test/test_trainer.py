@@ -46,3 +46,19 @@ def test_restarted_trainer_continues_numbering_and_keeps_old_checkpoints(ros, tm
     log = (tmp_path / "logs" / "trainer.log").read_text()
     assert ("passing over" in log and "model_0005.pt" in log) == newest_is_corrupt
     assert "continuing from" in log and "model_0003.pt, announced" in log, "from the newest checkpoint that loads"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("max_transitions", [0, 120])
+def test_trainer_reports_when_it_has_learned_from_all_the_data_allowed(ros, tmp_path, max_transitions):
+    record_linear_motion(tmp_path / "data", ARM_JOINTS, seconds=10.0)
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(tmp_path / "models"),
+                 "min_transitions": 50, "max_transitions": max_transitions, "max_epochs": 5}
+    with Stack(robot_config("arm"), overrides, nodes=("trainer",), log_dir=tmp_path / "logs") as stack:
+        probe = Probe("trainer_probe")
+        status = lambda: probe.diagnostics.get("mbrl_ros: trainer", {})  # noqa: E731
+        probe.spin_until(lambda: status().get("model_version") == "1", 90, "the first model's diagnostics", stack)
+        probe.destroy_node()
+    recorded = int(status()["transitions"])
+    assert int(status()["trained_on"]) == recorded == (max_transitions or recorded) > 100
+    assert status()["data_full"] == str(max_transitions > 0), "full only where the data is capped"

@@ -110,7 +110,9 @@ class TrainerNode(CheckedNode):
         if due:
             self.train(data)
         self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {
-            **self.status[2], "transitions": len(data), "chunks": len(self.data.series),
+            **self.status[2], "transitions": len(data), "trained_on": self.trained_on,
+            "data_full": bool(self.max_transitions) and self.trained_on == self.max_transitions,
+            "chunks": len(self.data.series),
             "unreadable_chunks": len(self.data.unreadable), "model_version": self.learner.version}))
 
     def train(self, data) -> None:
