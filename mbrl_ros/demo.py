@@ -97,6 +97,14 @@ class DemoUser(Node):
                 curve.append((time.monotonic() - started, index, errors[-1]))
         return errors
 
+    def pursue_random_goals_until(self, condition, timeout: float, what: str, rng, seconds: float) -> None:
+        """Random goals, `seconds` each, until `condition()` holds; the robot learns on meanwhile."""
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise TimeoutError(f"no {what} within {timeout:.0f} s")
+            self.pursue(self.task.random_goal(rng), seconds)
+
     def final_model_in_use(self) -> bool:
         """The trainer has learned from all the data it may (`max_transitions`), and the controller
         plans with that model."""
@@ -198,21 +206,15 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
         final_model_after = None
         if node_parameters(params_file, "trainer").get("max_transitions"):
             print("random goals until the controller plans with the model of all the data allowed ...")
-            end = time.monotonic() + model_timeout
-            while not user.final_model_in_use():
-                if time.monotonic() > end:
-                    raise TimeoutError(f"no model of all the data allowed within {model_timeout:.0f} s")
-                user.pursue(task.random_goal(rng), scenario.target_seconds)
+            user.pursue_random_goals_until(user.final_model_in_use, model_timeout, "model of all the data allowed",
+                                           rng, scenario.target_seconds)
             final_model_after = time.monotonic() - started
             print(f"final model after {final_model_after:.0f} s: {user.model_path}")
         policy_after = None
         if policy != "off":
             print(f"random goals until the first policy is in use ({policy}) ...")
-            end = time.monotonic() + policy_timeout
-            while user.policy_path is None:
-                if time.monotonic() > end:
-                    raise TimeoutError(f"no policy within {policy_timeout:.0f} s")
-                user.pursue(task.random_goal(rng), scenario.target_seconds)
+            user.pursue_random_goals_until(lambda: user.policy_path is not None, policy_timeout, "policy", rng,
+                                           scenario.target_seconds)
             policy_after = time.monotonic() - started
             print(f"first policy after {policy_after:.0f} s: {user.policy_path}")
         for index, goal in enumerate(tqdm(goals, desc="goals", unit="goal")):
