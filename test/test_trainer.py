@@ -56,7 +56,10 @@ def test_trainer_reports_when_it_has_learned_from_all_the_data_allowed(ros, tmp_
                  "min_transitions": 50, "max_transitions": max_transitions, "max_epochs": 5}
     with Stack(robot_config("arm"), overrides, nodes=("trainer",), log_dir=tmp_path / "logs") as stack:
         probe = Probe("trainer_probe")
-        status = lambda: probe.diagnostics.get("mbrl_ros: trainer", {})  # noqa: E731
+
+        def status() -> dict:
+            return probe.diagnostics.get("mbrl_ros: trainer", {})
+
         probe.spin_until(lambda: status().get("model_version") == "1", 90, "the first model's diagnostics", stack)
         probe.destroy_node()
     recorded = int(status()["transitions"])
