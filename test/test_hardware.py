@@ -12,7 +12,6 @@ import torch
 from geometry_msgs.msg import PoseStamped
 from probe import Probe
 from std_msgs.msg import Bool
-from std_srvs.srv import SetBool
 
 from mbrl_ros.core.control.limits import load_rate_limits
 from mbrl_ros.core.data.bag import closed_chunks, read_series
@@ -37,13 +36,6 @@ class Operator(Probe):
         self.estop = self.create_publisher(Bool, "/mbrl/estop", COMMAND_QOS)
         self.ready = self.create_publisher(Bool, "/robot_ready", LATCHED_QOS)
         self.ready.publish(Bool(data=True))
-
-    def call(self, service: str, on: bool) -> SetBool.Response:
-        client = self.create_client(SetBool, service)
-        assert client.wait_for_service(timeout_sec=20), f"no {service}"
-        future = client.call_async(SetBool.Request(data=on))
-        self.spin_until(future.done, 10, service)
-        return future.result()
 
     def arm_positions(self) -> np.ndarray | None:
         status = self.diagnostics.get(STANDIN)
@@ -133,8 +125,11 @@ def reach_goal(task, rng) -> tuple[np.ndarray, PoseStamped]:
 def test_nodes_killed_while_learning_pick_up_where_they_were_and_the_arm_learns_to_reach(ros, tmp_path):
     arm = RobotSpec.from_params(PARAMS)
     data, models = tmp_path / "data", tmp_path / "models"
+    # Joint states at 125 Hz (a UR CB3's rate), not 500: on 2 cores, the Python stand-in, logger and
+    # controller take about 1.6 cores at 500 Hz before any planning, and the planner then misses most
+    # of its deadlines (p50 130 ms for 40 ms), which is not what this test is about (see issue 22).
     overrides = {"data_dir": str(data), "checkpoint_dir": str(models), "ready_topic": "/robot_ready",
-                 "chunk_seconds": 2.0, "min_transitions": 400, "max_epochs": 40}
+                 "chunk_seconds": 2.0, "min_transitions": 400, "max_epochs": 40, "publish_rate": 125.0}
     with Stack(CONFIG, overrides, nodes=("standin", "logger", "trainer", "controller"),
                log_dir=tmp_path / "logs") as stack:
         operator = Operator()

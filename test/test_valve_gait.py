@@ -8,7 +8,7 @@ import numpy as np
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
-from mbrl_ros.core.sims import BASELINES
+from mbrl_ros.core.sims import baseline
 
 
 def test_the_gait_turns_the_valve_to_goals_both_ways():
@@ -16,7 +16,7 @@ def test_the_gait_turns_the_valve_to_goals_both_ways():
     robot = RobotSpec.from_params(node_parameters(config, "controller"))
     sim = node_parameters(config, "sim")
     goals = [np.array([a]) for a in (1.2, -0.4, 2.6)]  # turns of -1.6 and +3.0 rad after the first
-    figures = BASELINES["valve_gait"](robot, sim, goals, goal_seconds=10.0, hold_seconds=0.0, rate=10.0)
+    figures = baseline("valve_gait")(robot, sim, goals, goal_seconds=10.0, hold_seconds=0.0, rate=10.0)
     finals = np.array(figures["goal_final_errors"])
     assert finals.shape == (3,)
     assert np.all(finals < 0.1), f"final errors {finals} rad"

@@ -23,6 +23,8 @@ from ..core.robots.state import JOINT_STATE
 from .common import COMMAND_QOS, OK, WARN, CheckedNode, ParameterError, in_range, non_negative, run
 from .messages import message_class
 
+CATCH_UP_SECONDS = 0.1
+
 
 class StandInNode(CheckedNode):
     def __init__(self):
@@ -52,7 +54,9 @@ class StandInNode(CheckedNode):
         self.rng = np.random.default_rng(self.param("seed", 0, "random seed of the sensor noise", non_negative))
         self.paused, self.corrupt = False, False
         self.queue: deque = deque()  # (due time, message): readings waiting out the latency
-        self.commands, self.rejected, self.last_tick = 0, 0, time.monotonic()
+        self.commands, self.rejected = 0, 0
+        self.period = 1.0 / self.rate
+        self.last_reading = time.monotonic()  # when the joints were last read
 
         topic = spec.state.topic_for(JOINT_STATE, "/joint_states")
         self.state_pub = self.create_publisher(JointState, topic, 10)
@@ -61,7 +65,7 @@ class StandInNode(CheckedNode):
         self.create_service(SetBool, "~/pause_state", self.on_pause)
         self.create_service(SetBool, "~/corrupt_state", self.on_corrupt)
         self.diagnostics = self.diagnostics_publisher()
-        self.create_timer(1.0 / self.rate, self.on_tick)
+        self.create_timer(self.period, self.on_tick)
         self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(f"stand-in arm: {len(self.names)} joints on {topic} at {self.rate:.0f} Hz, velocity "
                                f"commands on {spec.command.topic}")
@@ -77,13 +81,27 @@ class StandInNode(CheckedNode):
         self.commands += 1
 
     def on_tick(self) -> None:
+        """A reading for every period since the last, also those a late tick missed: a broadcaster runs
+        in a real-time loop; this Python timer on a busy machine falls behind and catches up (within
+        CATCH_UP_SECONDS, beyond which, as after a suspended process, the missed readings are skipped)."""
         now = time.monotonic()
-        moved = self.positions + self.velocity * (now - self.last_tick)
-        self.positions, self.last_tick = np.clip(moved, self.lower, self.upper), now
-        if not self.paused:
-            self.queue.append((now + self.latency, self.reading()))
+        if now - self.last_reading > CATCH_UP_SECONDS:
+            self.move(now - self.period - self.last_reading)
+            self.last_reading = now - self.period
+        stamp_now = self.get_clock().now().nanoseconds
+        while self.last_reading + self.period <= now:
+            self.last_reading += self.period
+            self.move(self.period)
+            if not self.paused:
+                msg = self.reading()
+                stamp = stamp_now - int((now - self.last_reading) * 1e9)
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+                self.queue.append((self.last_reading + self.latency, msg))
         while self.queue and self.queue[0][0] <= now:
             self.state_pub.publish(self.queue.popleft()[1])
+
+    def move(self, seconds: float) -> None:
+        self.positions = np.clip(self.positions + self.velocity * seconds, self.lower, self.upper)
 
     def reading(self) -> JointState:
         measured = self.positions + self.noise * self.rng.standard_normal(self.spec.dof)
@@ -92,10 +110,8 @@ class StandInNode(CheckedNode):
             positions[:] = np.nan
         at_limit = (self.positions <= self.lower) | (self.positions >= self.upper)
         velocity = np.concatenate([np.zeros(len(self.extra_positions)), np.where(at_limit, 0.0, self.velocity)[::-1]])
-        msg = JointState(name=self.names, position=positions.tolist(),
-                         velocity=[np.nan] * len(self.names) if self.nan_velocity else velocity.tolist())
-        msg.header.stamp = self.get_clock().now().to_msg()
-        return msg
+        return JointState(name=self.names, position=positions.tolist(),
+                          velocity=[np.nan] * len(self.names) if self.nan_velocity else velocity.tolist())
 
     def on_pause(self, request, response):
         self.paused = request.data
