@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from processes import PARENT, running_processes
 
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
@@ -71,24 +72,11 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"node log {log.name}", "".join(log.read_text().splitlines(True)[-30:])))
 
 
-def child_processes() -> dict[int, str]:
-    """This process's children that still run (not zombies), with their command lines."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                children[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    return children
-
-
 @pytest.fixture(autouse=True)
 def no_process_outlives_its_test():
     """A node a test leaves running would talk to the next tests' nodes over DDS: kill it, and fail."""
     yield
-    left = child_processes()
+    left = running_processes(PARENT, os.getpid())
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from probe import Probe
+from processes import SESSION, running_processes
 
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
@@ -105,19 +106,6 @@ class Counter(Probe):
         return set(nodes) & set(self.get_node_names())
 
 
-def session_processes(session: int) -> list[str]:
-    """The command lines of the processes still in a session (the launch's, with every node it started)."""
-    left = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == session:
-                left.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-    return left
-
-
 @dataclass
 class Launched:
     """A `ros2 launch` process in a session of its own; once stopped, its exit code and what it left."""
@@ -153,7 +141,7 @@ def ros2_launch(case: LaunchCase, launch_tools: Path, workspace, tmp_path: Path)
             launched.process.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             launched.code = launched.process.wait(timeout=60)
-        launched.left = tuple(session_processes(launched.process.pid))
+        launched.left = tuple(running_processes(SESSION, launched.process.pid).values())
         with contextlib.suppress(ProcessLookupError):
             os.killpg(launched.process.pid, signal.SIGKILL)  # so that no failure leaves nodes running
 
