@@ -84,13 +84,22 @@ def no_process_outlives_its_test():
 
 
 @pytest.fixture(scope="session")
-def ros():
-    """rclpy, initialised once for the session's probe nodes."""
+def ros_session():
     import rclpy
 
     rclpy.init()
     yield rclpy
     rclpy.try_shutdown()
+
+
+@pytest.fixture
+def ros(ros_session):
+    """rclpy, initialised once for the session's probe nodes; the probes a test made end with it."""
+    yield ros_session
+    from probe import Probe
+
+    for node in list(Probe.alive):
+        node.destroy_node()
 
 
 @dataclass(frozen=True)

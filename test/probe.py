@@ -17,8 +17,14 @@ COMMAND_TOPIC = "/forward_velocity_controller/commands"
 
 
 class Probe(Node):
+    """Every probe still alive; conftest destroys them after each test, whether it passed or not, so
+    that no latched message of one test reaches the next one's nodes."""
+
+    alive: set[Probe] = set()
+
     def __init__(self, name: str = "probe"):
         super().__init__(name)
+        Probe.alive.add(self)
         self.states: list[JointState] = []
         self.commands: list[tuple[float, list[float]]] = []
         self.models: list[str] = []
@@ -28,6 +34,10 @@ class Probe(Node):
                                  lambda m: self.commands.append((time.monotonic(), list(m.data))), COMMAND_QOS)
         self.create_subscription(String, "/mbrl/model", lambda m: self.models.append(m.data), LATCHED_QOS)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 50)
+
+    def destroy_node(self) -> None:
+        Probe.alive.discard(self)
+        super().destroy_node()
 
     def on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:

@@ -1,7 +1,8 @@
 """`ros2 launch` of every launch file the README names, for real: ROS 2 Jazzy's own launch tools (the
 wheels in ../shared/vendor/ros2-jazzy-launch) start the package as `colcon build` installs it; a probe
 node over DDS sees every node the file names come up and counts state and commands against the rates
-the robot's config sets; SIGINT then stops everything, with exit code 0 and no process left.
+the robot's config sets; SIGINT then stops everything, with exit code 0 and no process left, whether
+it reaches launch alone (a supervisor, `--noninteractive`) or every process (Ctrl-C in a terminal).
 
 Without ../shared (a user's clone) these tests skip with that reason; on CI they must run."""
 
@@ -42,6 +43,7 @@ class LaunchCase:
     nodes: tuple[str, ...]
     state_publisher: str = "sim"  # the node whose publish_rate is the state's
     enable: bool = False  # hardware: the controller commands only once ~/enable arms it
+    terminal: bool = False  # run as from a terminal, stopped by Ctrl-C: SIGINT to launch and every node
 
     def __str__(self) -> str:
         return " ".join((self.file, *self.arguments))
@@ -49,8 +51,8 @@ class LaunchCase:
 
 CASES = [
     LaunchCase("arm_sim.launch.py", (), "arm", SIM_NODES),
-    LaunchCase("arm_sim.launch.py", ("policy:=act",), "arm", SIM_NODES + ("policy_trainer",)),
-    LaunchCase("drone_sim.launch.py", (), "drone", SIM_NODES),
+    LaunchCase("arm_sim.launch.py", ("policy:=act",), "arm", SIM_NODES + ("policy_trainer",), terminal=True),
+    LaunchCase("drone_sim.launch.py", (), "drone", SIM_NODES, terminal=True),
     LaunchCase("robot_sim.launch.py", ("robot:=drone_attitude",), "drone_attitude", SIM_NODES),
     LaunchCase("hand_sim.launch.py", (), "hand", SIM_NODES),
     LaunchCase("arm_hardware.launch.py", ("standin:=true",), "arm_hardware",
@@ -126,18 +128,22 @@ class Launched:
 
 @contextlib.contextmanager
 def ros2_launch(case: LaunchCase, launch_tools: Path, workspace, tmp_path: Path):
-    """Start the case's launch; on leaving, SIGINT it as Ctrl-C would, and kill whatever it left."""
+    """Start the case's launch; on leaving, SIGINT it (a supervisor's stop: launch alone, which signals
+    its nodes; a terminal's Ctrl-C: every process at once), and kill whatever it left."""
     (tmp_path / "logs").mkdir()
     log = tmp_path / "logs" / "launch.log"
     with open(log, "w") as output:
         # HOME: the configs keep data and models under ~/.ros/mbrl_ros.
-        launched = Launched(ros2(launch_tools, workspace, "launch", "--noninteractive", "mbrl_ros", case.file,
+        mode = () if case.terminal else ("--noninteractive",)
+        launched = Launched(ros2(launch_tools, workspace, "launch", *mode, "mbrl_ros", case.file,
                                  *case.arguments, home=tmp_path, cwd=tmp_path, stdout=output,
                                  stderr=subprocess.STDOUT, start_new_session=True), log)
     try:
         yield launched
     finally:
-        if launched.process.poll() is None:
+        if launched.process.poll() is None and case.terminal:
+            os.killpg(launched.process.pid, signal.SIGINT)
+        elif launched.process.poll() is None:
             launched.process.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             launched.code = launched.process.wait(timeout=60)

@@ -252,6 +252,14 @@ _interrupted = threading.Event()
 
 
 def _interrupt(signum, frame):
+    """The first Ctrl-C or SIGTERM stops the spin. A second Ctrl-C is the same request (a terminal's
+    reaches every process of `ros2 launch`, which signals its nodes again) and must not cut the
+    shutdown that sends the safe command and closes files, nor kill the interpreter as it exits
+    (Python restores the default action of its handlers then, but not of an ignored signal).
+    A stuck shutdown still ends by SIGTERM, as launch escalates."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _interrupted.is_set():
+        return
     _interrupted.set()
     raise KeyboardInterrupt
 

@@ -224,8 +224,10 @@ class ControllerNode(CheckedNode):
             self.get_logger().warning(f"ignoring goal: {error}", throttle_duration_sec=2.0)
             return
         with self.lock:
+            repeated = self.goal is not None and np.array_equal(self.goal, goal)
             self.goal = goal
-        self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
+        if not repeated:  # a goal republished at a rate is one goal
+            self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
 
     def model_fits(self, model, metadata) -> str | None:
         return incompatibility(model, metadata, self.spec.model_signature(), 1.0 / self.control_rate)
