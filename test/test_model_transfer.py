@@ -48,7 +48,7 @@ def test_a_model_sent_as_bytes_is_checked_kept_and_loaded_once(ros, tmp_path, to
         assert robot.mode() == "exploring", "damaged bytes are not loaded"
 
         model_data.publish(checkpoint_message(data, digest(data)))
-        robot.run_until(lambda: robot.mode() == "holding: no goal", 20, "the model in use")
+        robot.run_until(lambda: robot.mode() == "holding", 20, "the model in use")
         kept = list((tmp_path / "robot" / "received").glob("*.pt"))
         assert len(kept) == 1 and kept[0].read_bytes() == data
 

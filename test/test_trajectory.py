@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mbrl_ros.core.control.trajectory import follow, hold
+from mbrl_ros.core.control.trajectory import follow, stop_at
 
 DT = 0.05
 
@@ -25,7 +25,7 @@ def test_position_commands_are_the_points_with_their_velocities():
 
 
 def test_hold_stops_where_the_joints_are():
-    trajectory = hold(np.array([0.2, -0.4]), DT)
+    trajectory = stop_at(np.array([0.2, -0.4]), DT)
     np.testing.assert_allclose(trajectory.positions, [[0.2, -0.4]])
     np.testing.assert_allclose(trajectory.velocities, [[0.0, 0.0]])
     np.testing.assert_allclose(trajectory.times, [DT])

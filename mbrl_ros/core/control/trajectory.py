@@ -39,6 +39,6 @@ def follow(mode: str, positions: np.ndarray, commands: np.ndarray, dt: float) ->
     return Trajectory(dt * np.arange(1, len(commands) + 1), points, velocities)
 
 
-def hold(positions: np.ndarray, dt: float) -> Trajectory:
+def stop_at(positions: np.ndarray, dt: float) -> Trajectory:
     """Stop where the joints are: the safe command as a trajectory."""
     return Trajectory(np.array([dt]), np.asarray(positions, float)[None], np.zeros((1, len(positions))))
