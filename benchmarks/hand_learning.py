@@ -27,9 +27,8 @@ import yaml
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.mpc import MPC
 from mbrl_ros.core.data.transitions import Transitions, concatenate
-from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
-from mbrl_ros.core.models.training import TrainConfig
-from mbrl_ros.core.params import node_parameters
+from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
+from mbrl_ros.core.params import node_parameters, read_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.planning.planners import PlannerConfig
 from mbrl_ros.core.robots.robot import RobotSpec
@@ -111,10 +110,9 @@ def main() -> None:
     spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
     task = make_task("turn_valve", spec, params)
     hand = Hand(spec, sections["sim"], dt)
-    model = ModelConfig(trainer["ensemble_members"], trainer["hidden_units"], trainer["hidden_layers"])
-    training = TrainConfig(max_epochs=args.epochs or trainer["max_epochs"], patience=trainer["patience"],
-                           nll_beta=trainer.get("nll_beta", 0.0),
-                           batch_size=args.batch_size or trainer.get("batch_size", 256), seed=args.seed)
+    overrides = {"seed": args.seed} | ({"max_epochs": args.epochs} if args.epochs else {}) | (
+        {"batch_size": args.batch_size} if args.batch_size else {})
+    model, training = learner_configs(read_parameters(LEARNER_PARAMETERS, trainer | overrides))
     learner = DynamicsLearner(spec.model_signature(), dt, model, training)
     planner = PlannerConfig(horizon=params["horizon"], population=params["population"], elites=params["elites"],
                             iterations=params["iterations"], initial_std=params.get("initial_std", 0.5))

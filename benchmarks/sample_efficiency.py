@@ -53,8 +53,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.mpc import MPC
 from mbrl_ros.core.data.transitions import Transitions
-from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
-from mbrl_ros.core.models.training import TrainConfig
+from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
+from mbrl_ros.core.params import read_parameters
 from mbrl_ros.core.planning.planners import PlannerConfig
 from mbrl_ros.core.policies.distill import DistillConfig, distill
 from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig
@@ -137,9 +137,8 @@ class Learner:
         t = env.trainer
         self.learner = DynamicsLearner(
             env.spec.model_signature(), env.dt,
-            ModelConfig(t.get("ensemble_members", 5), t.get("hidden_units", 200), t.get("hidden_layers", 3)),
-            TrainConfig(max_epochs=t.get("max_epochs", 60), patience=t.get("patience", 8),
-                        max_seconds=t.get("train_slice_seconds", 30.0), seed=seed))
+            *learner_configs(read_parameters(LEARNER_PARAMETERS, t | {"seed": seed}),
+                             max_seconds=t.get("train_slice_seconds", 30.0)))
         self.growth, self.cap = t.get("retrain_growth", 0.25), t.get("max_transitions", 0) or None
         self.trained_on, self.metrics = 0, {}
 

@@ -8,9 +8,8 @@ from tqdm import tqdm
 
 from .core.data.bag import RESET_TOPIC
 from .core.data.dataset import RecordedData
-from .core.models.learner import DynamicsLearner, ModelConfig, torch_device
-from .core.models.training import TrainConfig
-from .core.params import node_parameters
+from .core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs, torch_device
+from .core.params import node_parameters, read_parameters
 from .core.paths import robot_config
 from .core.robots.robot import RobotSpec
 from .plotting import two_panels
@@ -40,9 +39,7 @@ def train_from_bag(bags: list[Path], output: Path, robot: str = "arm", params_fi
     transitions = read_transitions(bags, spec, params, dt)
     learner = DynamicsLearner(
         spec.model_signature(), dt,
-        ModelConfig(params.get("ensemble_members", 5), params.get("hidden_units", 200), params.get("hidden_layers", 3)),
-        TrainConfig(max_epochs=params.get("max_epochs", 60), patience=params.get("patience", 8),
-                    nll_beta=params.get("nll_beta", 0.0)),
+        *learner_configs(read_parameters(LEARNER_PARAMETERS, params)),
         torch_device(params.get("device", "auto")))
     with tqdm(total=learner.training.max_epochs, desc="training", unit="epoch") as bar:
         def report(epoch, metrics):

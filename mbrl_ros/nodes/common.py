@@ -8,7 +8,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -17,9 +16,21 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from ..core.params import ListOf
-from ..core.robots.commands import JOINT_MODES, MODES
-from ..core.robots.robot import RobotSpec
+from ..core.params import (  # noqa: F401 - the checks, for the nodes
+    Check,
+    ListOf,
+    Param,
+    ParameterError,
+    Schema,
+    checked,
+    in_range,
+    length,
+    non_negative,
+    one_of,
+    positive,
+)
+from ..core.robots.commands import JOINT_MODES
+from ..core.robots.robot import BOUNDED_COMMAND_PARAMETERS, ROBOT_PARAMETERS, RobotSpec
 from ..core.robots.urdf import store_description
 
 # State: best effort, newest only. Accepts reliable and best-effort publishers alike.
@@ -29,29 +40,6 @@ RECORD_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Late joiners get the newest checkpoint path.
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-class ParameterError(ValueError):
-    """A parameter outside its accepted range: the node does not start."""
-
-
-def positive(value) -> str | None:
-    return None if value > 0 else "must be > 0"
-
-
-def non_negative(value) -> str | None:
-    return None if value >= 0 else "must be >= 0"
-
-
-def one_of(*choices) -> Callable[[Any], str | None]:
-    return lambda value: None if value in choices else f"must be one of {list(choices)}"
-
-
-def in_range(low, high) -> Callable[[Any], str | None]:
-    return lambda value: None if low <= value <= high else f"must be in [{low}, {high}]"
-
-
-def length(n: int) -> Callable[[Any], str | None]:
-    return lambda value: None if len(value) == n else f"needs {n} values, one per joint"
 
 
 class CheckedNode(Node):
@@ -89,24 +77,16 @@ class CheckedNode(Node):
 
         return guarded
 
-    def param(self, name: str, default, description: str, check: Callable[[Any], str | None] | None = None):
-        """Declare, read and check a parameter. Whole numbers are accepted where a float is expected
-        (`rate: 20` as well as `rate: 20.0`); any other type is refused with a message."""
+    def param(self, name: str, default, description: str, check: Check | None = None):
+        """Declare, read and check a parameter (see core.params.checked)."""
         descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
         value = self.declare_parameter(name, list(default) if isinstance(default, list) else default,
                                        descriptor).value
-        expected = _element_type(default) if isinstance(default, list) else type(default)
-        if isinstance(value, list):
-            value = [_widen(v, expected) for v in value]
-        else:
-            value = _widen(value, expected)
-        if not _same_type(value, default):
-            kind = f"a list of {expected.__name__}" if isinstance(default, list) else expected.__name__
-            raise ParameterError(f"parameter '{name}' = {value!r} must be {kind} ({description})")
-        problem = check(value) if check else None
-        if problem:
-            raise ParameterError(f"parameter '{name}' = {value!r} {problem} ({description})")
-        return value
+        return checked(name, value, Param(default, description, check))
+
+    def declare(self, schema: Schema) -> dict:
+        """Declare a component's parameters and return their values."""
+        return {name: self.param(name, p.default, p.description, p.check) for name, p in schema.items()}
 
     def urdf_path(self) -> str:
         """The URDF file: `robot_description` (the XML, as robot_state_publisher takes it) kept as a
@@ -124,35 +104,9 @@ class CheckedNode(Node):
 
     def robot_spec(self) -> RobotSpec:
         """The robot: its URDF, joints, state sources and command interface, from parameters."""
-        mode = self.param("command_mode", "velocity", "what the commands set", one_of(*MODES))
-        params = {
-            "urdf": self.urdf_path(),
-            "joints": self.param("joints", ListOf(str), "actuated joints, in command order (none for a floating base)"),
-            "command_mode": mode,
-            "command_topic": self.param("command_topic", "/forward_velocity_controller/commands",
-                                        "where commands go: Float64MultiArray, or Twist for attitude commands"),
-            "command_scale": self.param("command_scale", 0.5, "share of the URDF velocity or effort limit used",
-                                        in_range(0.01, 1.0)),
-            "state_topic": self.param("state_topic", "/joint_states", "JointState input"),
-            "object_joints": self.param("object_joints", ListOf(str),
-                                        "joints of objects in the JointState, such as an encoder's"),
-            "continuous_joints": self.param("continuous_joints", ListOf(str),
-                                            "joints whose angle the model sees as sin, cos"),
-            "velocity_from_positions": self.param(
-                "velocity_from_positions", False, "estimate a joint velocity the JointState lacks or gives as NaN "
-                "from the change in position (instead of refusing the message)"),
-            "odom_topic": self.param("odom_topic", "", "nav_msgs/Odometry input for a floating base; empty: none"),
-            "object_pose_topic": self.param("object_pose_topic", "", "geometry_msgs/PoseStamped input: an object's "
-                                            "pose from motion capture; empty: none"),
-            "workspace_center": self.param("workspace_center", ListOf(float), "centre of the joint box explored "
-                                           "and planned in, in `joints` order; empty: the middle of the limits"),
-            "workspace_span": self.param("workspace_span", ListOf(float),
-                                         "half-width of that box; empty: half the range"),
-        }
-        if mode not in JOINT_MODES:
-            for name, description in (("command_low", "lower command bounds"), ("command_high", "upper command bounds"),
-                                      ("safe_command", "command sent when in doubt")):
-                params[name] = self.param(name, ListOf(float), f"{description}, one per command value")
+        params = self.declare(ROBOT_PARAMETERS) | {"urdf": self.urdf_path()}
+        if params["command_mode"] not in JOINT_MODES:
+            params |= self.declare(BOUNDED_COMMAND_PARAMETERS)
         try:
             return RobotSpec.from_params(params)
         except (OSError, ValueError, KeyError) as error:
@@ -192,24 +146,6 @@ class CheckedNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         return array
-
-
-def _element_type(default: list) -> type | None:
-    return default.element if isinstance(default, ListOf) else type(default[0]) if default else None
-
-
-def _widen(value, expected):
-    """Whole numbers where floats are expected (`rate: 20` as well as `rate: 20.0`)."""
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _same_type(value, default) -> bool:
-    if isinstance(default, list):
-        element = _element_type(default)
-        return isinstance(value, list) and (element is None or all(type(v) is element for v in value))
-    return type(value) is type(default)
 
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR

@@ -33,7 +33,7 @@ def declare_planner(node) -> dict:
         gradient_starts=node.param("gradient_starts", 8, "gradient and cem_gd planners: sequences refined by "
                                    "gradient steps at once", in_range(1, population)),
         gradient_steps=node.param("gradient_steps", 5, "... Adam steps on them per iteration", in_range(1, 1000)),
-        learning_rate=node.param("learning_rate", 0.05, "... Adam's step, as a share of the command box's "
+        learning_rate=node.param("gradient_learning_rate", 0.05, "... Adam's step, as a share of the command box's "
                                  "half-width", in_range(1e-4, 1.0)),
         proposal_share=node.param("proposal_share", 0.25, "with a policy (use_policy: proposals), the share of "
                                   "candidates drawn around its own rollout", in_range(0.0, 1.0)))

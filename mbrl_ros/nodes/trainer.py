@@ -14,8 +14,7 @@ from pathlib import Path
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import CheckpointError
-from ..core.models.learner import DynamicsLearner, ModelConfig, torch_device
-from ..core.models.training import TrainConfig
+from ..core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs, torch_device
 from .checkpoints import CheckpointAnnouncer
 from .common import (
     ERROR,
@@ -49,20 +48,8 @@ class TrainerNode(CheckedNode):
         threads = self.param("torch_threads", 1, "CPU threads for training", in_range(1, 256))
         niceness = self.param("nice", 10, "scheduling niceness added to this process", in_range(0, 19))
         device = self.param("device", "auto", "torch device: auto, cpu or cuda")
-        model = ModelConfig(
-            members=self.param("ensemble_members", 5, "ensemble size", in_range(1, 64)),
-            hidden=self.param("hidden_units", 200, "units per hidden layer", in_range(1, 4096)),
-            layers=self.param("hidden_layers", 3, "hidden layers", in_range(1, 16)))
-        training = TrainConfig(
-            max_epochs=self.param("max_epochs", 60, "epochs per training round at most", positive),
-            batch_size=self.param("batch_size", 256, "minibatch size", positive),
-            learning_rate=self.param("learning_rate", 1e-3, "Adam learning rate", positive),
-            patience=self.param("patience", 8, "epochs without held-out improvement before stopping; 0: no early "
-                                "stopping, every round trains max_epochs and keeps the last", non_negative),
-            nll_beta=self.param("nll_beta", 0.0, "0: Gaussian NLL; up to 1: beta-NLL, which fits dimensions that "
-                                "the NLL gives up as noise (a valve's turn)", in_range(0.0, 1.0)),
-            max_seconds=self.param("train_slice_seconds", 30.0, "longest training round", positive),
-            seed=self.param("seed", 0, "random seed", non_negative))
+        model, training = learner_configs(self.declare(LEARNER_PARAMETERS), max_seconds=self.param(
+            "train_slice_seconds", 30.0, "longest training round: the node trains in slices", positive))
         os.nice(niceness)
         set_torch_threads(threads)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..data.transitions import Transitions
+from ..params import Param, in_range, non_negative, positive
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ensemble import GaussianEnsemble
 from .training import TrainConfig, train_ensemble
@@ -18,6 +19,30 @@ class ModelConfig:
     members: int = 5
     hidden: int = 200
     layers: int = 3
+
+
+LEARNER_PARAMETERS = {  # the trainer node's, and every offline reader's: one model from one config
+    "ensemble_members": Param(ModelConfig.members, "ensemble size", in_range(1, 64)),
+    "hidden_units": Param(ModelConfig.hidden, "units per hidden layer", in_range(1, 4096)),
+    "hidden_layers": Param(ModelConfig.layers, "hidden layers", in_range(1, 16)),
+    "max_epochs": Param(TrainConfig.max_epochs, "epochs per training round at most", positive),
+    "batch_size": Param(TrainConfig.batch_size, "minibatch size", positive),
+    "learning_rate": Param(TrainConfig.learning_rate, "Adam learning rate", positive),
+    "patience": Param(TrainConfig.patience, "epochs without held-out improvement before stopping; 0: no early "
+                      "stopping, every round trains max_epochs and keeps the last", non_negative),
+    "nll_beta": Param(TrainConfig.nll_beta, "0: Gaussian NLL; up to 1: beta-NLL, which fits dimensions that the "
+                      "NLL gives up as noise (a valve's turn)", in_range(0.0, 1.0)),
+    "seed": Param(TrainConfig.seed, "random seed", non_negative),
+}
+
+
+def learner_configs(values: dict, **training) -> tuple[ModelConfig, TrainConfig]:
+    """The model and its training from LEARNER_PARAMETERS' values; `training`: TrainConfig fields
+    that are not parameters of the model (a node's time slices)."""
+    return (ModelConfig(values["ensemble_members"], values["hidden_units"], values["hidden_layers"]),
+            TrainConfig(max_epochs=values["max_epochs"], batch_size=values["batch_size"],
+                        learning_rate=values["learning_rate"], patience=values["patience"],
+                        nll_beta=values["nll_beta"], seed=values["seed"], **training))
 
 
 class DynamicsLearner:

@@ -15,12 +15,12 @@ from .ensemble import GaussianEnsemble
 
 @dataclass
 class TrainConfig:
-    max_epochs: int = 50
+    max_epochs: int = 60
     batch_size: int = 256
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
     validation_fraction: float = 0.1
-    patience: int = 5  # epochs without a better held-out loss before stopping; 0: none, the last epoch is kept
+    patience: int = 8  # epochs without a better held-out loss before stopping; 0: none, the last epoch is kept
     nll_beta: float = 0.0  # 0: the Gaussian NLL; towards 1: beta-NLL, which fits hard dimensions (see gaussian_nll)
     max_seconds: float = float("inf")  # bounded slices, so a trainer never hogs the machine
     seed: int = 0

@@ -8,10 +8,35 @@ from functools import cached_property
 
 import numpy as np
 
+from ..params import ListOf, Param, in_range, one_of, read_parameters
 from ..paths import find_shared_file
-from .commands import ATTITUDE_FIELDS, JOINT_MODES, ROTOR_NAMES, CommandInterface
+from .commands import ATTITUDE_FIELDS, JOINT_MODES, MODES, ROTOR_NAMES, CommandInterface
 from .state import JointStateSource, OdometrySource, PoseSource, StateLayout
 from .urdf import UrdfJoint, load_joints
+
+ROBOT_PARAMETERS = {  # besides `urdf` (or `robot_description`, which a node stores as a file)
+    "command_mode": Param("velocity", "what the commands set", one_of(*MODES)),
+    "joints": Param(ListOf(str), "actuated joints, in command order (none for a floating base)"),
+    "command_topic": Param("/forward_velocity_controller/commands",
+                           "where commands go: Float64MultiArray, or Twist for attitude commands"),
+    "command_scale": Param(0.5, "share of the URDF velocity or effort limit used", in_range(0.01, 1.0)),
+    "state_topic": Param("/joint_states", "JointState input"),
+    "object_joints": Param(ListOf(str), "joints of objects in the JointState, such as an encoder's"),
+    "continuous_joints": Param(ListOf(str), "joints whose angle the model sees as sin, cos"),
+    "velocity_from_positions": Param(False, "estimate a joint velocity the JointState lacks or gives as NaN from "
+                                     "the change in position (instead of refusing the message)"),
+    "odom_topic": Param("", "nav_msgs/Odometry input for a floating base; empty: none"),
+    "object_pose_topic": Param("", "geometry_msgs/PoseStamped input: an object's pose from motion capture; "
+                               "empty: none"),
+    "workspace_center": Param(ListOf(float), "centre of the joint box explored and planned in, in `joints` order; "
+                              "empty: the middle of the limits"),
+    "workspace_span": Param(ListOf(float), "half-width of that box; empty: half the range"),
+}
+BOUNDED_COMMAND_PARAMETERS = {  # rotor and attitude commands, which no URDF bounds
+    "command_low": Param(ListOf(float), "lower command bounds, one per command value"),
+    "command_high": Param(ListOf(float), "upper command bounds, one per command value"),
+    "safe_command": Param(ListOf(float), "command sent when in doubt, one per command value"),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,29 +49,29 @@ class RobotSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> "RobotSpec":
-        """Parameters: urdf, joints, command_mode, command_topic, command_scale (joint modes) or
-        command_low, command_high, safe_command (rotors, attitude); state_topic, object_joints,
-        continuous_joints, velocity_from_positions (JointState), odom_topic (Odometry),
-        object_pose_topic (PoseStamped);
-        workspace_center, workspace_span."""
+        """From `urdf` and ROBOT_PARAMETERS (with BOUNDED_COMMAND_PARAMETERS for rotor and attitude
+        commands), as a node declares them or a params file gives them."""
         urdf = params["urdf"]
-        joints = tuple(params.get("joints") or ())
+        params = read_parameters(ROBOT_PARAMETERS, params) | (
+            {} if params.get("command_mode", ROBOT_PARAMETERS["command_mode"].default) in JOINT_MODES
+            else read_parameters(BOUNDED_COMMAND_PARAMETERS, params))
+        joints = tuple(params["joints"])
         urdf_joints = read_urdf_joints(urdf)
         missing = [j for j in joints if j not in urdf_joints]
         if missing:
             raise ValueError(f"joints {missing} are not in {urdf}")
         mode = params["command_mode"]
-        topic = params.get("command_topic", "/forward_velocity_controller/commands")
+        topic = params["command_topic"]
         if mode in JOINT_MODES:
             command = joint_command_interface(mode, topic, joints, [urdf_joints[j] for j in joints],
-                                              float(params.get("command_scale", 1.0)))
+                                              params["command_scale"])
         else:
             names = ROTOR_NAMES if mode == "rotors" else tuple(ATTITUDE_FIELDS)
             command = CommandInterface(mode, topic, names, *(np.asarray(params[k], float) for k in
                                                              ("command_low", "command_high", "safe_command")))
         limits = [urdf_joints[j] for j in joints]
-        workspace = joint_box(params.get("workspace_center") or [(j.lower + j.upper) / 2 for j in limits],
-                              params.get("workspace_span") or [(j.upper - j.lower) / 2 for j in limits],
+        workspace = joint_box(params["workspace_center"] or [(j.lower + j.upper) / 2 for j in limits],
+                              params["workspace_span"] or [(j.upper - j.lower) / 2 for j in limits],
                               [j.lower for j in limits], [j.upper for j in limits])
         return cls(urdf, joints, command, state_layout(params, joints), workspace)
 
@@ -145,14 +170,13 @@ def joint_box(center, span, lower, upper) -> tuple[np.ndarray, np.ndarray]:
 
 def state_layout(params: dict, joints: tuple[str, ...]) -> StateLayout:
     sources = []
-    state_joints = [*joints, *(params.get("object_joints") or ())]
+    state_joints = [*joints, *params["object_joints"]]
     if state_joints:
-        sources.append(JointStateSource(params.get("state_topic", "/joint_states"), state_joints,
-                                        params.get("continuous_joints") or (),
-                                        bool(params.get("velocity_from_positions", False))))
-    if params.get("odom_topic"):
+        sources.append(JointStateSource(params["state_topic"], state_joints, params["continuous_joints"],
+                                        params["velocity_from_positions"]))
+    if params["odom_topic"]:
         sources.append(OdometrySource(params["odom_topic"]))
-    if params.get("object_pose_topic"):
+    if params["object_pose_topic"]:
         sources.append(PoseSource(params["object_pose_topic"]))
     return StateLayout(sources)
 
