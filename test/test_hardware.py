@@ -41,8 +41,10 @@ class Operator(Probe):
         status = self.diagnostics.get(STANDIN)
         return None if status is None else np.array(json.loads(status["positions"]))
 
-    def next_commands(self, count: int, timeout: float = 20.0) -> np.ndarray:
-        mark = len(self.commands)
+    def next_commands(self, count: int, timeout: float = 20.0, mark: int | None = None) -> np.ndarray:
+        """The next `count` commands, or those from `mark` on (the first command after enabling may
+        arrive before the service's answer does)."""
+        mark = len(self.commands) if mark is None else mark
         self.spin_until(lambda: len(self.commands) - mark >= count, timeout, f"{count} commands")
         return np.array([c for _, c in self.commands[mark:]])
 
@@ -96,8 +98,9 @@ def test_the_hardware_config_is_safe_through_enable_estop_protective_stop_and_lo
     assert not operator.call("/controller/enable", True).success, "refused while the robot is not ready"
     operator.ready.publish(Bool(data=True))
     operator.spin_for(0.3)
+    mark = len(operator.commands)
     assert operator.call("/controller/enable", True).success
-    resumed = operator.next_commands(int(RATE))
+    resumed = operator.next_commands(int(RATE), mark=mark)
     steps = np.abs(np.diff(np.vstack([np.zeros(len(resumed[0])), resumed]), axis=0))
     assert np.all(steps <= limits.max_change / RATE + 1e-9), "from rest, within the acceleration limits"
 
