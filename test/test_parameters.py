@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from mbrl_ros.core.control.exploration import EXPLORERS
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, learner_configs
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import ListOf, Param, ParameterError, in_range, node_parameters, read_parameters
 from mbrl_ros.core.robots.robot import BOUNDED_COMMAND_PARAMETERS, ROBOT_PARAMETERS
+from mbrl_ros.core.sims import WORLDS
+from mbrl_ros.core.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = {"ROBOT_PARAMETERS": ROBOT_PARAMETERS, "BOUNDED_COMMAND_PARAMETERS": BOUNDED_COMMAND_PARAMETERS,
-           "LEARNER_PARAMETERS": LEARNER_PARAMETERS}
+SCHEMAS = {"robot": ROBOT_PARAMETERS, "bounded commands": BOUNDED_COMMAND_PARAMETERS, "learner": LEARNER_PARAMETERS,
+           **{f"{name} task": kind.PARAMETERS for name, kind in TASKS.items()},
+           **{f"{name} world": kind.PARAMETERS for name, kind in WORLDS.items()},
+           **{f"{name} exploration": kind.PARAMETERS for name, kind in EXPLORERS.items()}}
 NODES = ("sim", "logger", "trainer", "controller", "policy_trainer", "standin")
 
 
@@ -33,6 +38,7 @@ def test_values_are_widened_defaulted_and_checked_with_the_parameters_name():
 
 @pytest.mark.parametrize("config", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_reads_through_the_schemas(config):
+    """Each node's section, through the schemas of what it builds: right types, within range."""
     for node in NODES:
         given = node_parameters(config, node)
         if not given.get("urdf"):
@@ -41,6 +47,12 @@ def test_every_shipped_config_reads_through_the_schemas(config):
         if node == "trainer":
             model, training = learner_configs(read_parameters(LEARNER_PARAMETERS, given))
             assert training.max_epochs == given.get("max_epochs", TrainConfig.max_epochs)
+        if node in ("controller", "policy_trainer"):
+            read_parameters(TASKS[given.get("task", "reach")].PARAMETERS, given)
+        if node == "controller":
+            read_parameters(EXPLORERS[given.get("exploration", "waypoints")].PARAMETERS, given)
+        if node == "sim":
+            read_parameters(WORLDS[given.get("world", "fixed_base")].PARAMETERS, given)
 
 
 def test_the_learners_defaults_are_the_dataclasses():

@@ -131,10 +131,6 @@ class CheckedNode(Node):
                 self.param(f"{what}_data_topic", f"/mbrl/{what}_data",
                            f"std_msgs/UInt8MultiArray: the newest {what}'s bytes, labelled sha256:<digest>"))
 
-    def declare_all(self, parameters: dict) -> dict:
-        """Declare a component's parameters (name -> (default, description)) and return their values."""
-        return {name: self.param(name, default, description) for name, (default, description) in parameters.items()}
-
     def diagnostics_publisher(self):
         return self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 

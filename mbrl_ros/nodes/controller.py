@@ -107,7 +107,7 @@ class ControllerNode(CheckedNode):
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
         task = declare_task(self, spec, self.device)
         try:
-            explorer = make_explorer(exploration, spec, self.declare_all(EXPLORERS[exploration].PARAMETERS),
+            explorer = make_explorer(exploration, spec, self.declare(EXPLORERS[exploration].PARAMETERS),
                                      1.0 / control_rate, np.random.default_rng(seed))
         except (OSError, ValueError, KeyError) as error:
             raise ParameterError(f"{exploration} exploration: {error}") from error

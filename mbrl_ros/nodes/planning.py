@@ -15,7 +15,7 @@ def declare_task(node, robot: RobotSpec, device: str) -> Task:
     """The task the `task` parameter names, with its own parameters."""
     name = node.param("task", "reach", "what the robot is asked to do", one_of(*TASKS))
     try:
-        return make_task(name, robot, node.declare_all(TASKS[name].PARAMETERS), device)
+        return make_task(name, robot, node.declare(TASKS[name].PARAMETERS), device)
     except (OSError, ValueError, KeyError) as error:
         raise ParameterError(f"{name} task: {error}") from error
 

@@ -53,7 +53,7 @@ class SimNode(CheckedNode):
         self.step_on_command = self.param("step_on_command", True, "step the physics up to each command's arrival "
                                           "before applying it; false: a command acts from the last tick")
         try:
-            self.world = make_world(world, self.spec, self.declare_all(WORLDS[world].PARAMETERS), time_step, gui)
+            self.world = make_world(world, self.spec, self.declare(WORLDS[world].PARAMETERS), time_step, gui)
         except (OSError, ValueError) as error:
             raise ParameterError(f"{world} world: {error}") from error
         self.substeps = max(1, round(1.0 / (publish_rate * time_step)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import Param, Schema, read_parameters
 from ..robots.robot import RobotSpec
 from ..robots.state import (
     BASE_POSITION,
@@ -43,7 +44,7 @@ class WaypointExplorer:
     actions, not just in states. A new waypoint is drawn when the old one is reached or after
     `waypoint_seconds`."""
 
-    PARAMETERS: dict = {}
+    PARAMETERS: Schema = {}
 
     def __init__(self, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator, gain: float = 1.5,
                  noise: float = 0.5, smoothing: float = 0.8, waypoint_seconds: float = 3.0):
@@ -85,12 +86,12 @@ class PilotExplorer:
     the state a control period late, and crashes with two periods of delay (a stalled process)."""
 
     PARAMETERS = {
-        "pilot_center": ([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
-        "pilot_span": ([0.5, 0.5, 0.3], "half-width of that box, m"),
-        "pilot_noise": (0.1, "noise on each command, as a share of its range"),
-        "pilot_smoothing": (0.8, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
-        "pilot_max_tilt": (45.0, "tilt at which the noise has faded out, degrees"),
-        "waypoint_seconds": (2.0, "seconds before the pilot heads for a new waypoint"),
+        "pilot_center": Param([0.0, 0.0, 1.0], "centre of the box the pilot flies in, m"),
+        "pilot_span": Param([0.5, 0.5, 0.3], "half-width of that box, m"),
+        "pilot_noise": Param(0.1, "noise on each command, as a share of its range"),
+        "pilot_smoothing": Param(0.8, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
+        "pilot_max_tilt": Param(45.0, "tilt at which the noise has faded out, degrees"),
+        "waypoint_seconds": Param(2.0, "seconds before the pilot heads for a new waypoint"),
     }
 
     def __init__(self, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator):
@@ -128,5 +129,4 @@ def make_explorer(name: str, robot: RobotSpec, params: dict, dt: float, rng: np.
     if name not in EXPLORERS:
         raise ValueError(f"exploration must be one of {sorted(EXPLORERS)}, got {name!r}")
     explorer = EXPLORERS[name]
-    return explorer(robot, {key: params.get(key, default) for key, (default, _) in explorer.PARAMETERS.items()},
-                    dt, rng)
+    return explorer(robot, read_parameters(explorer.PARAMETERS, params), dt, rng)

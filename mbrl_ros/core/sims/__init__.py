@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 
+from ..params import read_parameters
 from ..robots.robot import RobotSpec
 from .base import BaseReadings, JointReadings, World
 from .fixed_base import RobotSim
@@ -35,8 +36,7 @@ def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui:
     if name not in WORLDS:
         raise ValueError(f"world must be one of {sorted(WORLDS)}, got {name!r}")
     world = WORLDS[name]
-    options = {key: params.get(key, default) for key, (default, _) in world.PARAMETERS.items()}
-    return world.from_robot(robot, time_step=time_step, gui=gui, **options)
+    return world.from_robot(robot, time_step=time_step, gui=gui, **read_parameters(world.PARAMETERS, params))
 
 
 __all__ = ["BASELINES", "WORLDS", "baseline", "BaseReadings", "JointReadings", "World", "make_world"]

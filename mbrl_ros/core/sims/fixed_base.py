@@ -6,7 +6,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from ..params import ListOf
+from ..params import ListOf, Param
 from ..robots.robot import RobotSpec
 from .base import JointReadings
 
@@ -20,9 +20,9 @@ class RobotSim:
     """
 
     PARAMETERS = {
-        "initial_positions": (ListOf(float), "joint positions at start and after a reset, in `joints` order "
+        "initial_positions": Param(ListOf(float), "joint positions at start and after a reset, in `joints` order "
                               "(default: zeros)"),
-        "command_timeout": (0.5, "seconds without a command before the joints hold where they are"),
+        "command_timeout": Param(0.5, "seconds without a command before the joints hold where they are"),
     }
 
     @classmethod

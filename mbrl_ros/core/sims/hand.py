@@ -21,7 +21,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
-from ..params import ListOf
+from ..params import ListOf, Param
 from ..paths import find_shared_file
 from .base import BaseReadings, JointReadings
 from .camera import snapshot
@@ -174,11 +174,11 @@ class HandValveSim(HandWorld):
     """
 
     PARAMETERS = {
-        "valve_urdf": ("valve.urdf", "the valve's description: a path, or a file in the package's urdf/"),
-        "valve_friction": (VALVE_FRICTION, "torque the valve resists turning with, N m"),
-        "initial_positions": (ListOf(float), "hand joint positions at start and after a reset, in `joints` "
+        "valve_urdf": Param("valve.urdf", "the valve's description: a path, or a file in the package's urdf/"),
+        "valve_friction": Param(VALVE_FRICTION, "torque the valve resists turning with, N m"),
+        "initial_positions": Param(ListOf(float), "hand joint positions at start and after a reset, in `joints` "
                               "order (default: fingertips just above the spokes)"),
-        "seed": (0, "random seed of the valve angle after a reset"),
+        "seed": Param(0, "random seed of the valve angle after a reset"),
     }
 
     @classmethod

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pybullet
 
-from ..params import ListOf
+from ..params import ListOf, Param
 from .base import BaseReadings, JointReadings
 from .camera import snapshot
 from .hand import HandWorld
@@ -37,13 +37,13 @@ class HandCubeSim(HandWorld):
     `drop_distance`: how far (m) the cube's centre may move from its start before the episode ends."""
 
     PARAMETERS = {
-        "cube_size": (0.05, "edge of the cube, m"),
-        "cube_mass": (0.05, "mass of the cube, kg"),
-        "cube_start": ([0.035, 0.0], "x, y of the cube's centre on the palm at a reset, m"),
-        "drop_distance": (0.06, "how far the cube may move from its start before it counts as dropped, m"),
-        "initial_positions": (ListOf(float), "hand joint positions at start and after a reset, in `joints` "
+        "cube_size": Param(0.05, "edge of the cube, m"),
+        "cube_mass": Param(0.05, "mass of the cube, kg"),
+        "cube_start": Param([0.035, 0.0], "x, y of the cube's centre on the palm at a reset, m"),
+        "drop_distance": Param(0.06, "how far the cube may move from its start before it counts as dropped, m"),
+        "initial_positions": Param(ListOf(float), "hand joint positions at start and after a reset, in `joints` "
                               "order (default: fingers curled over the cube's edge)"),
-        "seed": (0, "random seed of the cube's yaw after a reset"),
+        "seed": Param(0, "random seed of the cube's yaw after a reset"),
     }
 
     @classmethod

@@ -25,6 +25,7 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
+from ..params import Param
 from .base import BaseReadings
 
 GRAVITY = 9.81
@@ -196,14 +197,14 @@ class QuadrotorSim:
     """
 
     PARAMETERS = {
-        "start_position": ([0.0, 0.0, 1.0], "where the drone starts and restarts after a crash, m"),
-        "bounds_low": ([-2.0, -2.0, 0.0], "corner of the box that leaving is a crash, m"),
-        "bounds_high": ([2.0, 2.0, 2.5], "opposite corner of that box, m"),
-        "crash_speed": (1.0, "touching the ground faster than this is a crash, m/s"),
-        "rotor_timeout": (0.5, "rotors interface: seconds without a command before the motors stop"),
-        "motor_time_constant": (0.0, "first-order lag of the rotor speeds, s (0: instant)"),
-        "start_jitter": (0.0, "each restart is up to this far from start_position along each axis, m"),
-        "seed": (0, "random seed of the restarts"),
+        "start_position": Param([0.0, 0.0, 1.0], "where the drone starts and restarts after a crash, m"),
+        "bounds_low": Param([-2.0, -2.0, 0.0], "corner of the box that leaving is a crash, m"),
+        "bounds_high": Param([2.0, 2.0, 2.5], "opposite corner of that box, m"),
+        "crash_speed": Param(1.0, "touching the ground faster than this is a crash, m/s"),
+        "rotor_timeout": Param(0.5, "rotors interface: seconds without a command before the motors stop"),
+        "motor_time_constant": Param(0.0, "first-order lag of the rotor speeds, s (0: instant)"),
+        "start_jitter": Param(0.0, "each restart is up to this far from start_position along each axis, m"),
+        "seed": Param(0, "random seed of the restarts"),
     }
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..params import ListOf
+from ..params import ListOf, Param
 from ..robots.state import (
     BASE_POSITION,
     BASE_RATES,
@@ -26,18 +26,18 @@ class FlyToTask(PositionGoalTask):
     consecutive commands; a steep cost below `min_height`, where the ground is."""
 
     PARAMETERS = {
-        "goal_frame": ("world", "frame of goals and plans: the odometry's frame"),
-        "success_distance": (0.05, "distance to the goal that counts as reached, m"),
-        "goal_low": (ListOf(float), "corner of the box random goals are drawn from (demo, tests), m"),
-        "goal_high": (ListOf(float), "opposite corner of that box, m"),
-        "min_height": (0.1, "height below which plans are penalised, m"),
-        "velocity_weight": (0.5, "cost of velocity away from the approach velocity, per (m/s)^2"),
-        "approach_gain": (2.0, "approach velocity per metre from the goal, 1/s"),
-        "approach_speed": (1.0, "fastest approach velocity, m/s"),
-        "tilt_weight": (1.0, "cost of tilt: 1 - cos(tilt)"),
-        "heading_weight": (0.2, "cost of heading away from the goal frame's x axis: 1 - cos(yaw)"),
-        "rate_weight": (0.01, "cost of body rates, per (rad/s)^2"),
-        "smoothness_weight": (0.1, "cost of changes between consecutive commands, relative to their bounds"),
+        "goal_frame": Param("world", "frame of goals and plans: the odometry's frame"),
+        "success_distance": Param(0.05, "distance to the goal that counts as reached, m"),
+        "goal_low": Param(ListOf(float), "corner of the box random goals are drawn from (demo, tests), m"),
+        "goal_high": Param(ListOf(float), "opposite corner of that box, m"),
+        "min_height": Param(0.1, "height below which plans are penalised, m"),
+        "velocity_weight": Param(0.5, "cost of velocity away from the approach velocity, per (m/s)^2"),
+        "approach_gain": Param(2.0, "approach velocity per metre from the goal, 1/s"),
+        "approach_speed": Param(1.0, "fastest approach velocity, m/s"),
+        "tilt_weight": Param(1.0, "cost of tilt: 1 - cos(tilt)"),
+        "heading_weight": Param(0.2, "cost of heading away from the goal frame's x axis: 1 - cos(yaw)"),
+        "rate_weight": Param(0.01, "cost of body rates, per (rad/s)^2"),
+        "smoothness_weight": Param(0.1, "cost of changes between consecutive commands, relative to their bounds"),
     }
     unit = "m"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..params import Param
 from ..robots.kinematics import ForwardKinematics
 from ..robots.urdf import load_chain
 from .task import PositionGoalTask
@@ -17,11 +18,11 @@ class ReachTask(PositionGoalTask):
     the model has no data."""
 
     PARAMETERS = {
-        "ee_link": ("", "link whose position is brought to the goal"),
-        "base_frame": ("world", "frame of goals and plans: the URDF's root link"),
-        "action_weight": (0.01, "cost of commands, relative to their bounds"),
-        "velocity_weight": (0.05, "cost of joint speed at the end of the plan"),
-        "limit_weight": (10.0, "cost per radian outside the workspace joint box"),
+        "ee_link": Param("", "link whose position is brought to the goal"),
+        "base_frame": Param("world", "frame of goals and plans: the URDF's root link"),
+        "action_weight": Param(0.01, "cost of commands, relative to their bounds"),
+        "velocity_weight": Param(0.05, "cost of joint speed at the end of the plan"),
+        "limit_weight": Param(10.0, "cost per radian outside the workspace joint box"),
     }
 
     def __init__(self, robot, params, device="cpu"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..params import Param
 from ..robots.joint_state import BadState
 from ..robots.state import OBJECT_POSITION, OBJECT_X_AXIS, pose_features
 from .task import POSE_STAMPED, AngleGoalTask, BadGoal
@@ -18,12 +19,12 @@ class ReorientCubeTask(AngleGoalTask):
     and changes between consecutive commands."""
 
     PARAMETERS = {
-        "cube_home": ([0.026, 0.0, 0.046], "where the cube rests in the hand, in the world, m"),
-        "hold_radius": (0.02, "how far the cube may move from there without cost, m"),
-        "drop_weight": (30.0, "cost per metre the cube is further than hold_radius from its rest: 7 cm "
+        "cube_home": Param([0.026, 0.0, 0.046], "where the cube rests in the hand, in the world, m"),
+        "hold_radius": Param(0.02, "how far the cube may move from there without cost, m"),
+        "drop_weight": Param(30.0, "cost per metre the cube is further than hold_radius from its rest: 7 cm "
                         "beyond it costs more than any yaw (the chord costs 2 at most)"),
-        "success_angle": (0.4, "yaw error that counts as reached, rad"),
-        "smoothness_weight": (0.05, "cost of changes between consecutive commands, relative to their bounds"),
+        "success_angle": Param(0.4, "yaw error that counts as reached, rad"),
+        "smoothness_weight": Param(0.05, "cost of changes between consecutive commands, relative to their bounds"),
     }
     goal_msgtype = POSE_STAMPED
     frame = "world"

@@ -3,11 +3,10 @@ message, and how far a state is from the goal."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
+from ..params import Schema, read_parameters
 from ..robots.robot import RobotSpec
 
 POSE_STAMPED = "geometry_msgs/msg/PoseStamped"
@@ -19,18 +18,18 @@ class BadGoal(ValueError):
 
 
 class Task:
-    """Subclasses set `PARAMETERS` (name -> (default, description)), `goal_msgtype`, `unit` and
+    """Subclasses set `PARAMETERS` (their schema), `goal_msgtype`, `unit` and
     `success_threshold`, and give the methods below. Goals are vectors; messages are read and
     written through their fields, so the same code serves rclpy messages and bag records."""
 
-    PARAMETERS: dict[str, tuple[Any, str]] = {}
+    PARAMETERS: Schema = {}
     goal_msgtype = POSE_STAMPED
     unit = "m"
     success_threshold = 0.03
 
     def __init__(self, robot: RobotSpec, params: dict, device: str = "cpu"):
         self.robot, self.device = robot, device
-        self.params = {name: params.get(name, default) for name, (default, _) in self.PARAMETERS.items()}
+        self.params = read_parameters(self.PARAMETERS, params)
 
     def tensor(self, values) -> torch.Tensor:
         return torch.as_tensor(np.asarray(values, dtype=np.float32), device=self.device)

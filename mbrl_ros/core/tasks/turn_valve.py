@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..params import Param
 from ..robots.kinematics import ForwardKinematics
 from ..robots.state import quaternion_to_matrix
 from ..robots.urdf import load_chain
@@ -22,16 +23,16 @@ class TurnValveTask(AngleGoalTask):
     and changes between consecutive commands."""
 
     PARAMETERS = {
-        "valve_joint": ("valve_joint", "the valve's joint in the JointState"),
-        "fingertips": (["index_tip", "middle_tip", "ring_tip", "thumb_tip"], "fingertip links of the URDF"),
-        "mount_position": ([-0.04, 0.0, 0.166], "the hand's base link in the world (the valve's frame), m"),
-        "mount_orientation": ([0.0, 0.7071068, 0.0, 0.7071068], "its orientation, quaternion x, y, z, w"),
-        "valve_center": ([0.0, 0.0, 0.066], "the valve's axis at the spokes' mid-plane, in the world, m"),
-        "spoke_radius": (0.05, "how far the spokes reach from the axis, m"),
-        "success_angle": (0.1, "angle to the goal that counts as reached, rad (ROBEL's threshold)"),
-        "reach_weight": (5.0, "cost per metre a fingertip is outside the spokes' reach"),
-        "velocity_weight": (0.1, "cost of the valve's speed at the end of the plan, per (rad/s)^2"),
-        "smoothness_weight": (0.05, "cost of changes between consecutive commands, relative to their bounds"),
+        "valve_joint": Param("valve_joint", "the valve's joint in the JointState"),
+        "fingertips": Param(["index_tip", "middle_tip", "ring_tip", "thumb_tip"], "fingertip links of the URDF"),
+        "mount_position": Param([-0.04, 0.0, 0.166], "the hand's base link in the world (the valve's frame), m"),
+        "mount_orientation": Param([0.0, 0.7071068, 0.0, 0.7071068], "its orientation, quaternion x, y, z, w"),
+        "valve_center": Param([0.0, 0.0, 0.066], "the valve's axis at the spokes' mid-plane, in the world, m"),
+        "spoke_radius": Param(0.05, "how far the spokes reach from the axis, m"),
+        "success_angle": Param(0.1, "angle to the goal that counts as reached, rad (ROBEL's threshold)"),
+        "reach_weight": Param(5.0, "cost per metre a fingertip is outside the spokes' reach"),
+        "velocity_weight": Param(0.1, "cost of the valve's speed at the end of the plan, per (rad/s)^2"),
+        "smoothness_weight": Param(0.05, "cost of changes between consecutive commands, relative to their bounds"),
     }
     goal_msgtype = JOINT_STATE
 
