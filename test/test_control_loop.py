@@ -12,7 +12,8 @@ import torch
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.guard import MotionGuard
 from mbrl_ros.core.control.limits import CommandLimiter, RateLimits
-from mbrl_ros.core.control.loop import ControlLoop, LoopSettings, Mode, PolicyUse
+from mbrl_ros.core.control.loop import ControlLoop, LoopSettings, Mode
+from mbrl_ros.core.policies import PolicyUse
 from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.planning.planners import PlannerConfig

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mbrl_ros.core.control.exploration import EXPLORERS
+from mbrl_ros.core.control.parameters import CONTROLLER_PARAMETERS, TASK_CHOICE, read_controller, read_planner, read_task
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, learner_configs
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import ListOf, Param, ParameterError, in_range, node_parameters, read_parameters
@@ -18,7 +19,7 @@ from mbrl_ros.core.sims import WORLDS
 from mbrl_ros.core.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = {"robot": ROBOT_PARAMETERS, "bounded commands": BOUNDED_COMMAND_PARAMETERS, "learner": LEARNER_PARAMETERS,
+SCHEMAS = {"controller": CONTROLLER_PARAMETERS, "task choice": TASK_CHOICE, "robot": ROBOT_PARAMETERS, "bounded commands": BOUNDED_COMMAND_PARAMETERS, "learner": LEARNER_PARAMETERS,
            **{f"{name} task": kind.PARAMETERS for name, kind in TASKS.items()},
            **{f"{name} world": kind.PARAMETERS for name, kind in WORLDS.items()},
            **{f"{name} exploration": kind.PARAMETERS for name, kind in EXPLORERS.items()}}
@@ -47,10 +48,14 @@ def test_every_shipped_config_reads_through_the_schemas(config):
         if node == "trainer":
             model, training = learner_configs(read_parameters(LEARNER_PARAMETERS, given))
             assert training.max_epochs == given.get("max_epochs", TrainConfig.max_epochs)
-        if node in ("controller", "policy_trainer"):
-            read_parameters(TASKS[given.get("task", "reach")].PARAMETERS, given)
+        def declare(schema):
+            return read_parameters(schema, given)
+
         if node == "controller":
-            read_parameters(EXPLORERS[given.get("exploration", "waypoints")].PARAMETERS, given)
+            read_controller(declare)
+        if node == "policy_trainer":
+            read_task(declare)
+            read_planner(declare)
         if node == "sim":
             read_parameters(WORLDS[given.get("world", "fixed_base")].PARAMETERS, given)
 
@@ -77,7 +82,7 @@ def own_defaults(source: str) -> list[tuple[int, str, object, object]]:
 def test_the_scan_finds_a_reader_with_a_default_of_its_own():
     assert own_defaults('params.get("command_scale", 1.0)') == [(1, "command_scale", 1.0, 0.5)]
     assert own_defaults('self.param("max_epochs", 50, "epochs")') == [(1, "max_epochs", 50, 60)]
-    assert own_defaults('params.get("command_scale", 0.5)\nparams.get("horizon", 3)') == []
+    assert own_defaults('params.get("command_scale", 0.5)\nparams.get("not_a_parameter", 3)') == []
 
 
 def test_no_reader_gives_a_schema_parameter_a_default_of_its_own():

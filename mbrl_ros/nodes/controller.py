@@ -15,28 +15,22 @@ import threading
 import traceback
 
 import numpy as np
-import torch
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path
+from rclpy.duration import Duration
 from std_msgs.msg import Bool, Header
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory
 
-from ..core.control.exploration import EXPLORERS, make_explorer
-from ..core.control.guard import GUARDED_MODES, MotionGuard
-from ..core.control.limits import CommandLimiter, load_rate_limits
-from ..core.control.loop import ControlLoop, LoopSettings, PolicyUse
-from ..core.control.trajectory import TRAJECTORY_MODES, Trajectory
+from ..core.control.parameters import build_control_loop, read_controller
+from ..core.control.trajectory import Trajectory
 from ..core.data.bag import RESET_TOPIC
 from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import torch_device
-from ..core.paths import find_shared_file
-from ..core.policies import POLICY_USES
+from ..core.policies import PolicyUse
 from ..core.policies.policy import Policy
 from ..core.policies.sac import SoftValue
 from ..core.robots.joint_state import BadState
-from ..core.robots.kinematics import ForwardKinematics
-from ..core.robots.urdf import load_chain
 from ..core.tasks import BadGoal
 from .checkpoints import CheckpointInbox
 from .common import (
@@ -46,86 +40,39 @@ from .common import (
     STATE_QOS,
     WARN,
     CheckedNode,
-    ParameterError,
     in_range,
-    non_negative,
-    one_of,
-    positive,
     run,
     set_torch_threads,
 )
 from .messages import message_class, trajectory_message
-from .planning import declare_planner, declare_task
 
 
 class ControllerNode(CheckedNode):
     def __init__(self):
         super().__init__("controller")
         self.spec = spec = self.robot_spec()
-        control_rate = self.param("control_rate", 20.0, "control rate in Hz", in_range(1.0, 1000.0))
+        values = read_controller(self.declare)
         self.dry_run = self.param("dry_run", False, "send commands to <command_topic>/dry_run only, and say in "
                                   "/diagnostics what would have been sent")
-        settings = LoopSettings(
-            control_rate=control_rate,
-            state_timeout=self.param("state_timeout", 0.25, "seconds after which state is stale", positive),
-            max_command_gap=self.param("max_command_gap", 1.5 / control_rate, "seconds a plan may keep the robot "
-                                       "without a command before the safe command goes out", positive),
-            deadline_fraction=self.param("plan_deadline_fraction", 0.8, "share of the control period planning "
-                                         "may use", in_range(0.1, 1.0)),
-            plan_ahead=self.param("plan_ahead", False, "plan a period ahead: from the state predicted under the "
-                                  "command in flight, sending the result at the next tick (for fast robots)"),
-            policy_use=PolicyUse(self.param(
-                "policy", "off", "a distilled policy, once one arrives: act (it gives every command, one forward "
-                "pass each), propose (the planner also samples around its rollout) or off", one_of(*POLICY_USES))),
-            policy_rate=self.param("policy_rate", 0.0, "with policy: act, the rate it commands at, Hz, up to the "
-                                   "state's rate; 0: control_rate", in_range(0.0, 1000.0)),
-            terminal_value_weight=self.param("terminal_value_weight", 0.0, "with a value function from the "
-                                             "policy_trainer (method mbpo), the weight of its value at a plan's "
-                                             "end, subtracted from the plan's cost; 0: none", non_negative),
-            max_disagreement=self.param("max_disagreement", 0.0, "ensemble disagreement along the chosen plan "
-                                        "above which the safe command goes out instead; 0: no limit", non_negative),
-            trajectory_steps=self.trajectory_steps())
-        exploration = self.param("exploration", "waypoints", "how to move before the first model",
-                                 one_of(*EXPLORERS))
-        limiter = self.rate_limiter(control_rate)
-        guard = self.motion_guard(control_rate, limiter)
+        trajectory_topic = self.param("trajectory_topic", "", "trajectory_msgs/JointTrajectory topic of a "
+                                      "joint_trajectory_controller to command through, as well as command_topic "
+                                      "(which the logger records); empty: command_topic only")
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
-        seed = self.param("seed", 0, "random seed", non_negative)
-        mpc_options = dict(
-            **declare_planner(self),
-            settle_margin=self.param("settle_margin", 0.0, "cost a plan must be predicted to save over holding "
-                                     "still for the robot to move (reach: metres of mean distance to the goal); "
-                                     "0: always follow the plan", non_negative),
-            hold_tolerance=self.param("hold_tolerance", 0.0, "hold still once the task's error is within this "
-                                      "(the task's unit), until it is twice as large; 0: never", non_negative),
-            device=self.device, seed=seed,
-            max_action_change=limiter.limits.max_change / control_rate if limiter else None)
-        for name in ("settle_margin", "hold_tolerance"):
-            if mpc_options[name] and not spec.command.safe_holds_still:
-                raise ParameterError(f"parameter '{name}' needs a safe command that holds the robot still, which "
-                                     f"{spec.command_mode} commands have not (position and velocity have); set it to 0")
         set_torch_threads(self.param("torch_threads", 1, "CPU threads for planning", in_range(1, 256)))
-        task = declare_task(self, spec, self.device)
-        try:
-            explorer = make_explorer(exploration, spec, self.declare(EXPLORERS[exploration].PARAMETERS),
-                                     1.0 / control_rate, np.random.default_rng(seed))
-        except (OSError, ValueError, KeyError) as error:
-            raise ParameterError(f"{exploration} exploration: {error}") from error
+        armed = self.param("start_enabled", False, "command the robot from the start; otherwise wait for ~/enable")
+        self.loop = build_control_loop(
+            spec, values, self.publish, self.get_logger(), device=self.device, trajectories=bool(trajectory_topic),
+            armed=armed, show_plan=self.publish_plan, wall_clock=lambda: self.get_clock().now().nanoseconds * 1e-9)
+        settings, task = self.loop.settings, self.loop.task
 
+        suffix = "/dry_run" if self.dry_run else ""
         self.command_type = message_class(spec.command.msgtype)
-        command_topic = spec.command.topic + ("/dry_run" if self.dry_run else "")
-        self.command_pub = self.create_publisher(self.command_type, command_topic, COMMAND_QOS)
+        self.command_pub = self.create_publisher(self.command_type, spec.command.topic + suffix, COMMAND_QOS)
         self.trajectory_pub = None
-        if settings.trajectory_steps:
-            self.trajectory_pub = self.create_publisher(JointTrajectory, self.trajectory_topic, COMMAND_QOS)
+        if trajectory_topic:
+            self.trajectory_pub = self.create_publisher(JointTrajectory, trajectory_topic + suffix, COMMAND_QOS)
         self.plan_pub = self.create_publisher(Path, self.param("plan_topic", "/mbrl/plan", "nav_msgs/Path: the "
                                                                "predicted trajectory, for rviz"), 10)
-        self.loop = ControlLoop(
-            spec, task, explorer, settings, mpc_options, self.publish, self.get_logger(), limiter=limiter,
-            guard=guard, armed=self.param("start_enabled", False, "command the robot from the start; otherwise "
-                                          "wait for ~/enable"),
-            show_plan=self.publish_plan, rng=np.random.default_rng(seed),
-            wall_clock=lambda: self.get_clock().now().nanoseconds * 1e-9)
         self.rejected, self.said_estimated = 0, False
         self.model_version, self.model_path, self.policy_version = 0, "", 0
 
@@ -159,65 +106,9 @@ class ControllerNode(CheckedNode):
         self.control_thread = threading.Thread(target=self.control_loop, name="control", daemon=True)
         self.control_thread.start()
         threading.Thread(target=self.watchdog_loop, name="watchdog", daemon=True).start()
-        self.get_logger().info(f"{type(task).__name__}, {spec.command_mode} commands on {command_topic} "
-                               f"at {control_rate:.0f} Hz, state {list(spec.state.topics)}, planning on "
-                               f"{self.device}; " + ("enabled" if self.loop.arming.armed else "waiting for ~/enable"))
-
-    # Parameters ----------------------------------------------------------------------------------
-    def trajectory_steps(self) -> int:
-        """Control periods each JointTrajectory covers, for a joint_trajectory_controller; 0 without one."""
-        self.trajectory_topic = self.param("trajectory_topic", "", "trajectory_msgs/JointTrajectory topic of a "
-                                           "joint_trajectory_controller to command through, as well as "
-                                           "command_topic (which the logger records); empty: command_topic only")
-        steps = self.param("trajectory_steps", 5, "control periods each trajectory covers: the command and the "
-                           "plan's next ones, ending at rest", in_range(1, 100))
-        if not self.trajectory_topic:
-            return 0
-        if self.spec.command_mode not in TRAJECTORY_MODES:
-            raise ParameterError(f"parameter 'trajectory_topic': trajectories carry {TRAJECTORY_MODES} commands, "
-                                 f"not {self.spec.command_mode}")
-        self.trajectory_topic += "/dry_run" if self.dry_run else ""
-        return steps
-
-    def rate_limiter(self, control_rate: float) -> CommandLimiter | None:
-        limits_file = self.param("joint_limits_file", "", "ros2_control joint_limits YAML whose acceleration and "
-                                 "jerk limits bound how fast commands change; empty: none")
-        if not limits_file:
-            return None
-        try:
-            limits = load_rate_limits(find_shared_file(limits_file, "config"), self.spec.joints, self.spec.command_mode)
-        except (OSError, ValueError) as error:
-            raise ParameterError(f"joint_limits_file: {error}") from error
-        return CommandLimiter(limits, 1.0 / control_rate)
-
-    def motion_guard(self, control_rate: float, limiter: CommandLimiter | None) -> MotionGuard | None:
-        """Joint position limits (from the URDF) less a margin and, if configured, an end-effector box,
-        for joint velocity and position commands."""
-        margin = self.param("position_margin", 0.05, "how far inside the URDF position limits a command may "
-                            "take a joint, rad or m", non_negative)
-        link = self.param("ee_box_link", "", "link kept inside the box ee_box_low..ee_box_high (m, in the URDF's "
-                          "root frame); empty: no box")
-        low, high = (self.param(f"ee_box_{corner}", [0.0], f"{corner} corner of the end-effector box")
-                     for corner in ("low", "high"))
-        if self.spec.command_mode not in GUARDED_MODES:
-            return None
-        end_effector, box = None, None
-        if link:
-            try:
-                kinematics = ForwardKinematics(load_chain(self.spec.urdf_path, link), list(self.spec.joints)).double()
-            except (OSError, ValueError, KeyError) as error:
-                raise ParameterError(f"parameter 'ee_box_link': {error}") from error
-            if len(low) != 3 or len(high) != 3:
-                raise ParameterError(f"parameters 'ee_box_low' and 'ee_box_high' need 3 values (x, y, z), got {low} "
-                                     f"and {high}")
-            end_effector = lambda q: kinematics.position(torch.as_tensor(q)).numpy()  # noqa: E731
-            box = (np.array(low), np.array(high))
-        acceleration = limiter.limits.max_change if limiter and self.spec.command_mode == "velocity" else None
-        try:
-            return MotionGuard(self.spec.command_mode, self.spec.position_lower, self.spec.position_upper, margin,
-                               1.0 / control_rate, acceleration, end_effector, box)
-        except ValueError as error:
-            raise ParameterError(f"parameter 'position_margin' or the end-effector box: {error}") from error
+        self.get_logger().info(f"{type(task).__name__}, {spec.command_mode} commands on {spec.command.topic + suffix} "
+                               f"at {settings.control_rate:.0f} Hz, state {list(spec.state.topics)}, planning on "
+                               f"{self.device}; " + ("enabled" if armed else "waiting for ~/enable"))
 
     # Inputs --------------------------------------------------------------------------------------
     def state_callback(self, source):
@@ -333,7 +224,11 @@ class ControllerNode(CheckedNode):
         armed = self.loop.disarm("shutting down")  # at once: a plan in progress may take a while to end
         self.stopping.set()
         self.control_thread.join(timeout=2.0)
-        self.get_logger().info("stopping" + (": sent the safe command" if armed else ""))
+        # The process ends next: the safe command must have reached the robot's controller first.
+        delivered = all(publisher.wait_for_all_acked(Duration(seconds=1.0))
+                        for publisher in (self.command_pub, self.trajectory_pub) if publisher is not None)
+        self.get_logger().info("stopping" + (": sent the safe command" if armed else "")
+                               + ("" if delivered else ", not acknowledged within 1 s"))
 
 
 def main(args=None):

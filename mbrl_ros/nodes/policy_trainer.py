@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.control.mpc import MPC
+from ..core.control.parameters import make_controller_task, read_planner, read_task
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import save_checkpoint
@@ -43,7 +44,6 @@ from .common import (
     run,
     set_torch_threads,
 )
-from .planning import declare_planner, declare_task
 
 METHODS = ("distill", "mbpo")
 
@@ -82,8 +82,8 @@ class PolicyTrainerNode(CheckedNode):
         threads = self.param("torch_threads", 1, "CPU threads for learning", in_range(1, 256))
         niceness = self.param("nice", 15, "scheduling niceness added to this process", in_range(0, 19))
         self.device = torch_device(self.param("device", "auto", "torch device: auto, cpu or cuda"))
-        self.task = declare_task(self, spec, self.device)
-        self.planner = declare_planner(self)
+        self.task = make_controller_task(spec, read_task(self.declare), self.device)
+        self.planner = read_planner(self.declare)
         os.nice(niceness)
         set_torch_threads(threads)
 

@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger
 from ..core.data.bag import RESET_TOPIC
 from ..core.robots.commands import BadCommand
 from ..core.robots.state import JOINT_STATE, ODOMETRY, POSE_STAMPED
-from ..core.sims import WORLDS, make_world
+from ..core.sims import SIM_PARAMETERS, WORLDS, make_world
 from .common import (
     COMMAND_QOS,
     OK,
@@ -32,7 +32,6 @@ from .common import (
     CheckedNode,
     ParameterError,
     in_range,
-    one_of,
     run,
 )
 from .messages import joint_state_message, message_class, odometry_message, pose_message
@@ -43,8 +42,7 @@ class SimNode(CheckedNode):
     def __init__(self):
         super().__init__("sim")
         self.spec = self.robot_spec()
-        world = self.param("world", "", "which simulated world", one_of(*WORLDS))
-        time_step = self.param("time_step", 1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05))
+        world, time_step = self.declare(SIM_PARAMETERS).values()
         publish_rate = self.param("publish_rate", 60.0, "state rate in Hz", in_range(1.0, 1000.0))
         gui = self.param("gui", False, "open the PyBullet window")
         self.odom_frame = self.param("odom_frame", "world", "frame of the odometry's or the object's pose")

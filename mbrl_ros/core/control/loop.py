@@ -27,6 +27,7 @@ import torch
 
 from ..models.learner import incompatibility
 from ..planning.rollout import rollout
+from ..policies import PolicyUse
 from ..policies.policy import Policy, policy_command
 from ..robots.robot import RobotSpec
 from ..tasks import Task
@@ -73,12 +74,6 @@ DESCRIPTIONS = {
 }
 
 
-class PolicyUse(enum.Enum):
-    OFF = "off"
-    ACT = "act"  # the policy gives every command, one forward pass each
-    PROPOSE = "propose"  # the planner also samples around its rollout
-
-
 class Log(Protocol):
     """rclpy's logger, or anything with its methods (`throttle_duration_sec` may be ignored)."""
 
@@ -92,7 +87,7 @@ class LoopSettings:
     control_rate: float  # Hz
     state_timeout: float  # s after which state is stale
     max_command_gap: float  # s a plan may keep the robot without a command
-    deadline_fraction: float = 0.8  # share of the control period planning may use
+    deadline_fraction: float = 0.8  # share of the control period planning may use; 0: no deadline
     plan_ahead: bool = False
     policy_use: PolicyUse = PolicyUse.OFF
     policy_rate: float = 0.0  # Hz with policy act; 0: control_rate
@@ -319,7 +314,10 @@ class ControlLoop:
         with self.send_lock:
             self.planning = True
         still = self.spec.safe_command(state) if self.mpc.holds else None
-        deadline = started + self.settings.deadline_fraction / self.settings.control_rate
+        deadline = None  # the planner's is time.monotonic(); the loop's clock may be a sim's
+        if self.settings.deadline_fraction:
+            budget = self.settings.deadline_fraction / self.settings.control_rate - (self.clock() - started)
+            deadline = time.monotonic() + budget
         command, info = self.mpc.act(state, goal, deadline, self.last_command if ahead else None,
                                      previous=self.last_command, hold=still)
         with self.send_lock:

@@ -1,3 +1,14 @@
 """Policies learned from the dynamics model: the planner distilled into a network (DAgger)."""
 
-POLICY_USES = ("off", "act", "propose")  # what the controller does with a policy: nothing, act with it, plan around it
+import enum
+
+
+class PolicyUse(enum.Enum):
+    """What the controller does with a policy."""
+
+    OFF = "off"
+    ACT = "act"  # the policy gives every command, one forward pass each
+    PROPOSE = "propose"  # the planner also samples around its rollout
+
+
+POLICY_USES = tuple(use.value for use in PolicyUse)

@@ -63,6 +63,10 @@ class JointStateSource:
         columns = [[p, np.sin(p), np.cos(p)] if wrapped else [p] for p, wrapped in zip(positions, self._wrapped)]
         return np.concatenate([np.concatenate(columns), velocities])
 
+    def read_world(self, world) -> np.ndarray:
+        """The features of a simulated world's joints, as of its JointState (core/sims)."""
+        return self.features(world.joint_readings())
+
     def _unwrap(self, reported: np.ndarray) -> np.ndarray:
         """Continuous joints' angles, continuous across +-pi whether or not the encoder wraps them:
         each message moves them by the shortest turn since the last one."""
@@ -110,6 +114,11 @@ class OdometrySource:
         p, q, v, w = pose.position, pose.orientation, twist.linear, twist.angular
         return self.from_pose([p.x, p.y, p.z], [q.x, q.y, q.z, q.w], [v.x, v.y, v.z], [w.x, w.y, w.z])
 
+    def read_world(self, world) -> np.ndarray:
+        """The features of a simulated world's floating base, as of its Odometry."""
+        r = world.base_readings()
+        return self.from_pose(r.position, r.orientation, r.linear_velocity, r.angular_velocity)
+
     @staticmethod
     def from_pose(position, quaternion, linear_velocity, angular_velocity) -> np.ndarray:
         """Features of a pose (quaternion x, y, z, w) and a body-frame twist."""
@@ -139,6 +148,11 @@ class PoseSource:
     def features(self, msg) -> np.ndarray:
         p, q = msg.pose.position, msg.pose.orientation
         return pose_features([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])
+
+    def read_world(self, world) -> np.ndarray:
+        """The features of a simulated world's object pose, as motion capture would report it."""
+        r = world.base_readings()
+        return pose_features(r.position, r.orientation)
 
 
 def pose_features(position, quaternion) -> np.ndarray:

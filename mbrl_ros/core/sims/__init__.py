@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..params import read_parameters
+from ..params import Param, in_range, one_of, read_parameters
 from ..robots.robot import RobotSpec
 from .base import BaseReadings, JointReadings, World
 from .fixed_base import RobotSim
@@ -17,6 +17,10 @@ from .quadrotor import QuadrotorSim
 
 WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim,
           "hand_cube": HandCubeSim}
+SIM_PARAMETERS = {  # and the world's own
+    "world": Param("", "which simulated world", one_of(*WORLDS)),
+    "time_step": Param(1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05)),
+}
 # Hand-written controllers that demos fly on the same goals as the learned one, for comparison:
 # name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures, among them
 # goal_final_errors: the error left at each goal, in the task's unit. Each is its module's `baseline`,
@@ -39,4 +43,4 @@ def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui:
     return world.from_robot(robot, time_step=time_step, gui=gui, **read_parameters(world.PARAMETERS, params))
 
 
-__all__ = ["BASELINES", "WORLDS", "baseline", "BaseReadings", "JointReadings", "World", "make_world"]
+__all__ = ["BASELINES", "SIM_PARAMETERS", "WORLDS", "baseline", "BaseReadings", "JointReadings", "World", "make_world"]

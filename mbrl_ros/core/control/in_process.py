@@ -1,0 +1,97 @@
+"""A robot's config run in process, without ROS: its sim world (the sim node's) stepped at the control
+rate, commanded by the control loop the controller node runs, built from the same parameters. The
+benchmarks and the in-process learning scripts drive the robots this way, so that their figures are
+the product's.
+
+The loop's clock is the sim's. By default plans have no deadline (they finish every iteration, so
+that results do not depend on the machine's load); each plan's time is measured instead."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import node_parameters, read_parameters
+from ..paths import robot_config
+from ..robots.robot import RobotSpec
+from ..sims import SIM_PARAMETERS, WORLDS, make_world
+from .loop import ControlLoop
+from .parameters import build_control_loop, read_controller
+
+
+class QuietLog:
+    """What the loop would log on a robot, kept (the last 100 lines) instead of printed."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def _keep(self, message: str, **_) -> None:
+        self.lines = [*self.lines[-99:], message]
+
+    info = warning = error = _keep
+
+
+class InProcessRobot:
+    def __init__(self, robot: str, overrides: dict | None = None, sim_overrides: dict | None = None, *,
+                 deadlines: bool = False, log=None):
+        """`robot`: a config's name or path; `overrides`: the controller's parameters to change (and
+        the robot's), `sim_overrides` the sim's."""
+        config = robot_config(robot)
+        given = node_parameters(config, "controller") | (overrides or {})
+        sim = node_parameters(config, "sim") | (sim_overrides or {})
+        self.spec = RobotSpec.from_params(given)
+        self.params = read_controller(lambda schema: read_parameters(schema, given))
+        world, time_step = read_parameters(SIM_PARAMETERS, sim).values()
+        self.world = make_world(world, self.spec, read_parameters(WORLDS[world].PARAMETERS, sim), time_step)
+        self.dt = 1.0 / self.params["control_rate"]
+        self.substeps = max(1, round(self.dt / time_step))
+        self.log = log or QuietLog()
+        self.command: np.ndarray | None = None  # the last one sent
+        self.loop: ControlLoop = build_control_loop(
+            self.spec, self.params, self._apply, self.log, deadlines=deadlines, armed=True,
+            clock=lambda: self.world.sim_time, wall_clock=lambda: self.world.sim_time)
+        self.episode_ends: list[str] = []
+
+    def _apply(self, command: np.ndarray, trajectory) -> None:
+        self.world.command(command)
+        self.command = command
+
+    def state(self) -> np.ndarray:
+        """The state as the controller sees it."""
+        return self.spec.state.combine({s.topic: s.read_world(self.world) for s in self.spec.state.sources})
+
+    def tick(self) -> str | None:
+        """One control period: the loop sees the state and commands, the world runs a period on.
+        Why the episode ended, where the world had to restart (a crash), else None."""
+        now = self.world.sim_time
+        for source in self.spec.state.sources:
+            self.loop.take_state(source.topic, source.read_world(self.world), now)
+        self.loop.step()
+        ended = self.world.step(self.substeps)
+        if ended:
+            self.episode_ends.append(ended)
+            self.loop.end_episode()
+        return ended
+
+    def run(self, seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`seconds` of control: the states, the commands sent at each of them (the last one where
+        none went out) and the states a period later, as the trainer learns from them."""
+        states, commands, next_states = [], [], []
+        for _ in range(round(seconds / self.dt)):
+            state = self.state()
+            self.tick()
+            if self.command is None:
+                continue
+            states.append(state)
+            commands.append(self.command)
+            next_states.append(self.state())
+        dim = self.spec.state_dim
+        return (np.array(states).reshape(-1, dim), np.array(commands).reshape(len(states), -1),
+                np.array(next_states).reshape(-1, dim))
+
+    def reset(self) -> None:
+        """The world back at its start, and a fresh plan."""
+        self.world.reset()
+        self.loop.end_episode()
+
+    def close(self) -> None:
+        self.world.close()
