@@ -1,5 +1,6 @@
 """How well does the learned MPC turn the hand's valve, from how much interaction? In-process (no
-ROS, the sim waits for each plan): the configured exploration moves the fingers for --explore
+ROS, the sim waits for each plan), with the controller node's own control loop and config
+(core/control/in_process.py): the configured exploration moves the fingers for --explore
 seconds, an ensemble learns from that data, then --rounds rounds of random valve goals add MPC data
 and retrain it, as the demo's learning phase does. Finally the MPC is given --targets random valve
 angles, --target-seconds each.
@@ -24,41 +25,11 @@ import numpy as np
 import torch
 import yaml
 
-from mbrl_ros.core.control.exploration import make_explorer
-from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.data.transitions import Transitions, concatenate
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
 from mbrl_ros.core.params import node_parameters, read_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.planning.planners import PlannerConfig
-from mbrl_ros.core.robots.robot import RobotSpec
-from mbrl_ros.core.sims import make_world
-from mbrl_ros.core.tasks import make_task
-
-
-class Hand:
-    """The hand's world stepped at the control rate, its state as the controller sees it."""
-
-    def __init__(self, spec: RobotSpec, sim: dict, dt: float):
-        self.world = make_world("hand_valve", spec, sim, sim["time_step"])
-        self.substeps = round(dt / self.world.time_step)
-        self.source = spec.state.sources[0]
-
-    def state(self) -> np.ndarray:
-        return self.source.features(self.world.joint_readings())
-
-    def run(self, policy, steps: int) -> Transitions:
-        """Follow `policy(state)` for `steps` control periods; the transitions it made."""
-        states, actions, next_states = [], [], []
-        state = self.state()
-        for _ in range(steps):
-            action = policy(state)
-            self.world.command(action)
-            self.world.step(self.substeps)
-            following = self.state()
-            states.append(state), actions.append(action), next_states.append(following)
-            state = following
-        return Transitions(np.array(states), np.array(actions), np.array(next_states))
 
 
 def joined(parts: list[Transitions]) -> Transitions:
@@ -106,23 +77,16 @@ def main() -> None:
         key, value = assignment.split("=", 1)
         section, name = key.split(".", 1)
         sections[section][name] = yaml.safe_load(value)
-    params, trainer = sections["controller"], sections["trainer"]
-    spec, dt = RobotSpec.from_params(params), 1.0 / params["control_rate"]
-    task = make_task("turn_valve", spec, params)
-    hand = Hand(spec, sections["sim"], dt)
+    hand = InProcessRobot("hand", sections["controller"] | {"seed": args.seed}, sections["sim"])
+    spec, dt, task = hand.spec, hand.dt, hand.loop.task
     overrides = {"seed": args.seed} | ({"max_epochs": args.epochs} if args.epochs else {}) | (
         {"batch_size": args.batch_size} if args.batch_size else {})
-    model, training = learner_configs(read_parameters(LEARNER_PARAMETERS, trainer | overrides))
-    learner = DynamicsLearner(spec.model_signature(), dt, model, training)
-    planner = PlannerConfig(horizon=params["horizon"], population=params["population"], elites=params["elites"],
-                            iterations=params["iterations"], initial_std=params.get("initial_std", 0.5))
-    steps = lambda seconds: round(seconds / dt)  # noqa: E731
-    explorer = make_explorer(params["exploration"], spec, params, dt, rng)
-    data = [hand.run(explorer, steps(args.explore))]
-    stages, mpc = [], None
+    learner = DynamicsLearner(spec.model_signature(), dt,
+                              *learner_configs(read_parameters(LEARNER_PARAMETERS, sections["trainer"] | overrides)))
+    data = [hand.run(args.explore)]  # the configured exploration, until the loop has a model
+    stages = []
 
     def learn(stage: str) -> None:
-        nonlocal mpc
         started = time.monotonic()
         metrics = learner.train(joined(data))
         figures = valve_figures(data[-1], learner.model, task)
@@ -132,15 +96,11 @@ def main() -> None:
               f"{figures['turning_share']:.0%} turned the valve, one-step angle error "
               f"{figures['angle_error_mean_rad']:.4f} rad ({figures['angle_error_when_turning_rad'] or 0:.3f} where it "
               f"turned {figures['turn_when_turning_rad'] or 0:.3f})", flush=True)
-        mpc = MPC(task, *spec.planning_bounds, learner.model, planner, planner=params["planner"], seed=args.seed,
-                  settle_margin=params.get("settle_margin", 0.0), hold_tolerance=params.get("hold_tolerance", 0.0))
+        hand.loop.use_model(learner.model)
 
     def pursue(goal: np.ndarray, seconds: float) -> Transitions:
-        mpc.reset()
-        def act(state: np.ndarray) -> np.ndarray:  # holding still where the config asks, as the controller does
-            return mpc.act(state, goal, hold=spec.safe_command(state) if mpc.holds else None)[0]
-
-        return hand.run(act, steps(seconds))
+        hand.loop.set_goal(goal)
+        return hand.run(seconds)
 
     learn("explore")
     for round_index in range(args.rounds):

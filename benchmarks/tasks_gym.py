@@ -17,13 +17,12 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
-from drone_learning import Flight
 
+from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.core.sims.fixed_base import RobotSim
-from mbrl_ros.core.tasks import make_task
 from mbrl_ros.core.tasks.reach import ReachTask
 
 
@@ -122,22 +121,20 @@ class DroneFlyTo(GoalEnv):
     CRASH_DISTANCE = 2.0
 
     def __init__(self):
-        config = robot_config("drone")
-        self.params, self.trainer = node_parameters(config, "controller"), node_parameters(config, "trainer")
-        self.spec = RobotSpec.from_params(self.params)
-        self.task = make_task("fly_to", self.spec, self.params)
-        self.dt = 1.0 / self.params["control_rate"]
-        self.flight = Flight(self.spec, node_parameters(config, "sim"), self.dt)
+        self.robot = InProcessRobot("drone")  # its world and state, as the controller's loop sees them
+        self.params, self.trainer = self.robot.params, node_parameters(robot_config("drone"), "trainer")
+        self.spec, self.task, self.dt = self.robot.spec, self.robot.loop.task, self.robot.dt
         self._setup()
 
     def _restart(self) -> None:
-        self.flight.world.reset()
+        self.robot.world.reset()
 
     def state(self) -> np.ndarray:
-        return self.flight.state()
+        return self.robot.state()
 
     def _advance(self, action: np.ndarray) -> tuple[float, bool]:
-        return 0.0, not self.flight.step(self.command(action))
+        self.robot.world.command(self.command(action))
+        return 0.0, bool(self.robot.world.step(self.robot.substeps))
 
 
 ENVS = {"arm": ArmReach, "drone": DroneFlyTo}

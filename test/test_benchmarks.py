@@ -1,13 +1,16 @@
 """The benchmarks run on demand, not in CI; these keep their parts working on a tiny problem."""
 
 import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 import planner_bench  # noqa: E402
 
 from mbrl_ros.core.models.ensemble import GaussianEnsemble  # noqa: E402
@@ -42,3 +45,14 @@ def test_command_table_times_every_robots_mpc_and_a_policy():
     rows = planner_bench.time_commands(argparse.Namespace(min_runs=2, budget=0.0, threads=1))
     assert {r["robot"] for r in rows} == {r["robot"] for r in planner_bench.time_deadlines(TINY)}
     assert all(0 < r["policy_p50_ms"] and 0 < r["mpc_p50_ms"] for r in rows)
+
+
+def test_the_hand_benchmark_learns_and_turns_the_valve_with_the_controllers_loop(tmp_path):
+    """A tiny run of benchmarks/hand_learning.py: exploration, a model, a round of goals, the figures."""
+    out = tmp_path / "hand.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "hand_learning.py"), "--explore", "3", "--rounds", "1",
+                    "--round-seconds", "2", "--target-seconds", "1", "--targets", "2", "--epochs", "2",
+                    "--out", str(out)], check=True, capture_output=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert [s["stage"] for s in result["stages"]] == ["explore", "round 1"]
+    assert len(result["final_errors_rad"]) == 2 and result["interaction_s"] == pytest.approx(5.0, abs=0.2)

@@ -24,18 +24,18 @@ def robot(request):
 
 @pytest.mark.parametrize("robot", [("arm",), ("drone",), ("hand",)], indirect=True, ids=lambda p: p[0])
 def test_each_robot_explores_in_process_and_yields_transitions_at_the_control_rate(robot):
-    states, commands, next_states = robot.run(2.0)
-    assert len(states) == round(2.0 / robot.dt) and robot.loop.mode is Mode.EXPLORING
-    assert np.all(np.isfinite(next_states)) and np.abs(next_states - states).max() > 1e-3, "it moves"
+    data = robot.run(2.0)
+    assert len(data) == round(2.0 / robot.dt) and robot.loop.mode is Mode.EXPLORING
+    assert np.all(np.isfinite(data.next_states)) and np.abs(data.next_states - data.states).max() > 1e-3, "it moves"
     low, high = robot.spec.command_bounds
-    assert np.all((commands >= low - 1e-9) & (commands <= high + 1e-9))
+    assert np.all((data.actions >= low - 1e-9) & (data.actions <= high + 1e-9))
 
 
 @pytest.mark.parametrize("robot", [("arm",)], indirect=True, ids=["arm"])
 def test_the_arms_commands_keep_the_configs_rate_limits_in_process_too(robot):
     limits = load_rate_limits(find_shared_file(robot.params["joint_limits_file"], "config"), robot.spec.joints,
                               "velocity")
-    _, commands, _ = robot.run(3.0)
+    commands = robot.run(3.0).actions
     assert np.abs(commands).max() > 0.1
     assert np.all(np.abs(np.diff(commands, axis=0)) <= limits.max_change * robot.dt + 1e-9)
 
@@ -54,7 +54,8 @@ def test_with_a_model_and_a_goal_it_plans_through_the_same_loop(robot):
 
 @pytest.mark.parametrize("robot", [("drone", {}, {"bounds_high": [2.0, 2.0, 1.02]})], indirect=True, ids=["drone"])
 def test_a_crash_ends_the_episode_the_world_restarts_and_the_loop_is_told(robot):
-    robot.run(5.0)
+    data = robot.run(5.0)
     assert robot.episode_ends and robot.episode_ends[0].startswith("crash")
+    assert len(data) == round(5.0 / robot.dt) - len(robot.episode_ends), "no transition across a restart"
     assert robot.loop.episode_ended.is_set(), "the next plan starts afresh"
     assert robot.state()[2] < 1.02 and robot.loop.mode is Mode.EXPLORING

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.transitions import Transitions
 from ..params import node_parameters, read_parameters
 from ..paths import robot_config
 from ..robots.robot import RobotSpec
@@ -72,21 +73,25 @@ class InProcessRobot:
             self.loop.end_episode()
         return ended
 
-    def run(self, seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`seconds` of control: the states, the commands sent at each of them (the last one where
-        none went out) and the states a period later, as the trainer learns from them."""
+    def run(self, seconds: float, on_tick=None) -> Transitions:
+        """`seconds` of control: each state, the command in force after it (the last one sent) and
+        the state a period later, as the trainer learns from them; none across a restart.
+        `on_tick()` is called after each period."""
         states, commands, next_states = [], [], []
         for _ in range(round(seconds / self.dt)):
             state = self.state()
-            self.tick()
-            if self.command is None:
+            ended = self.tick()
+            if on_tick is not None:
+                on_tick()
+            if self.command is None or ended:
                 continue
             states.append(state)
             commands.append(self.command)
             next_states.append(self.state())
         dim = self.spec.state_dim
-        return (np.array(states).reshape(-1, dim), np.array(commands).reshape(len(states), -1),
-                np.array(next_states).reshape(-1, dim))
+        return Transitions(np.array(states).reshape(-1, dim),
+                           np.array(commands).reshape(len(states), len(self.spec.command.names)),
+                           np.array(next_states).reshape(-1, dim))
 
     def reset(self) -> None:
         """The world back at its start, and a fresh plan."""
