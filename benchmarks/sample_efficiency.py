@@ -51,11 +51,11 @@ import torch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from mbrl_ros.core.control.exploration import make_explorer
-from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.control.in_process import QuietLog
+from mbrl_ros.core.control.parameters import build_control_loop, read_controller
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
 from mbrl_ros.core.params import read_parameters
-from mbrl_ros.core.planning.planners import PlannerConfig
 from mbrl_ros.core.policies.distill import DistillConfig, distill
 from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig
 from mbrl_ros.core.policies.policy import new_policy, policy_command
@@ -89,43 +89,39 @@ def sac_curves(task: str, seed: int, args) -> dict[str, list[dict]]:
         wall += time.monotonic() - started
 
 
-def controller_mpc(env, model, share: float = 1.0) -> MPC:
-    """The MPC the controller node builds from the robot's config, with `share` of its population
-    and elites."""
-    p = env.params
-    config = PlannerConfig(horizon=p["horizon"], population=max(2, round(p["population"] * share)),
-                           elites=max(1, round(p["elites"] * share)), iterations=p["iterations"],
-                           initial_std=p.get("initial_std", 0.5))
-    return MPC(env.task, *env.spec.planning_bounds, model, config, planner=p["planner"],
-               propagation=p.get("propagation", "ts_inf"), uncertainty_weight=p.get("uncertainty_weight", 0.0),
-               rollout_precision=p.get("rollout_precision", "float32"), settle_margin=p.get("settle_margin", 0.0),
-               hold_tolerance=p.get("hold_tolerance", 0.0))
-
-
 class Controller:
-    """An MPC in the controller node's loop, in-process: each command planned a period ahead where
-    the config says so (plan_ahead: the drone), holding still where a plan saves less than
-    settle_margin (the arm) or within hold_tolerance of the goal (the hand). No deadline: plans
-    finish every iteration, so that results do not depend on the machine's load; the time per
-    command is measured instead."""
+    """The controller node's own control loop (core/control/loop.py), built from the robot's config
+    with `share` of its planner's population and elites (and, for proposals, sampling around a
+    policy), commanding in process: plan-ahead (the drone), settling (the arm), rate limits and the
+    motion guard, as on the robot. No deadline: plans finish every iteration, so that results do
+    not depend on the machine's load; the time per command is measured instead."""
 
-    def __init__(self, env, mpc: MPC):
-        self.env, self.mpc, self.ahead, self.pending = env, mpc, env.params.get("plan_ahead", False), None
+    def __init__(self, env, model, share: float = 1.0, proposals: bool = False):
+        p = env.params
+        given = p | {"population": max(2, round(p["population"] * share)), "elites": max(1, round(p["elites"] * share)),
+                     "policy": "propose" if proposals else "off"}
+        self.dt, self.time, self.command = env.dt, 0.0, None
+        self.topic = env.spec.state.sources[0].topic  # these robots' state comes from one topic
+        self.loop = build_control_loop(env.spec, read_controller(lambda schema: read_parameters(schema, given)),
+                                       self.keep, QuietLog(), deadlines=False, armed=True, clock=lambda: self.time,
+                                       wall_clock=lambda: self.time)
+        self.loop.use_model(model)
+
+    def keep(self, command: np.ndarray, trajectory) -> None:
+        self.command = command
 
     def reset(self) -> None:
-        self.mpc.reset()
-        self.pending = None
+        self.loop.end_episode()
 
-    def __call__(self, state: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
-        hold = self.env.spec.safe_command(state) if self.mpc.holds else None
-        goal = self.env.goal if goal is None else goal
-        command, info = self.mpc.act(state, goal, None, self.pending if self.ahead else None, hold=hold)
-        if self.ahead:
-            command, self.pending = (command, info["actions"][1]) if self.pending is None else (self.pending, command)
-        return command
+    def __call__(self, state: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        self.time += self.dt
+        self.loop.take_state(self.topic, state, self.time)
+        self.loop.set_goal(goal)
+        self.loop.step()
+        return self.command
 
-    def evaluate(self, goals: list[np.ndarray]) -> dict:
-        return evaluate(self.env, lambda _: self.env.action(self(self.env.state())), goals, self.reset)
+    def evaluate(self, env, goals: list[np.ndarray]) -> dict:
+        return evaluate(env, lambda _: env.action(self(env.state(), env.goal)), goals, self.reset)
 
 
 class Learner:
@@ -219,15 +215,16 @@ class ModelBasedRun(LearningRun):
         return self.args.mpc_steps or 5 * explore
 
     def start(self, steps: int) -> None:
-        self.mpcs = {name: controller_mpc(self.env, self.learner.model, share) for name, share in SHARES.items()}
-        self.collect = Controller(self.env, self.mpcs["mpc"])
+        self.controllers = {name: Controller(self.env, self.learner.model, share, proposals=name == "proposals")
+                            for name, share in SHARES.items()}
+        self.collect = self.controllers["mpc"]
 
     def episode(self) -> int:
         self.collect.reset()
-        steps = drive(self.env, self.collect, self.data)
+        steps = drive(self.env, lambda state: self.collect(state, self.env.goal), self.data)
         if self.learner.update(self.data):
-            for mpc in self.mpcs.values():
-                mpc.set_model(self.learner.model)
+            for controller in self.controllers.values():
+                controller.loop.use_model(self.learner.model)
         return steps
 
     def evaluate(self, steps: int, last: bool) -> None:
@@ -237,18 +234,18 @@ class ModelBasedRun(LearningRun):
             if name == "distilled":
                 result = evaluate(self.probe, policy_actor(self.probe, self.policy), self.goals)
             else:
-                result = Controller(self.probe, self.mpcs[name]).evaluate(self.goals)
+                result = self.controllers[name].evaluate(self.probe, self.goals)
             self.curves[name].append({**point, **(distilled if name in DISTILLED else {}), **result})
             report(self.task, name, self.seed, self.curves[name][-1])
 
     def distil(self) -> dict:
         """Distil the current MPC (continuing from the last policy) and give it to the proposals MPC."""
         started = time.monotonic()
-        self.policy, history = distill(self.mpcs["mpc"], np.array([d[0] for d in self.data]),
+        self.policy, history = distill(self.controllers["mpc"].loop.mpc, np.array([d[0] for d in self.data]),
                                        DistillConfig(*self.args.distill, seed=self.seed), self.policy)
         seconds = time.monotonic() - started
         self.distill_wall += seconds
-        self.mpcs["proposals"].set_policy(self.policy)
+        self.controllers["proposals"].loop.use_policy(self.policy)
         return {"wall_s": self.wall + self.distill_wall, "distill_s": seconds,
                 "distill_labels": history[-1]["labels"], "distill_error": history[-1]["held_out_error"]}
 
