@@ -21,20 +21,20 @@ import torch
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.robots.robot import RobotSpec
-from mbrl_ros.core.sims.fixed_base import RobotSim
-from mbrl_ros.core.tasks.reach import ReachTask
 
 
 class GoalEnv(gym.Env):
-    """What both tasks share: command rescaling, goals, episode length. Subclasses set `spec`,
-    `task`, `dt`, `seconds`, `success_m`, `params` (the controller's), `trainer` (the trainer's
-    parameters) and give `_restart`, `state`, `_advance`."""
+    """What both tasks share: the robot (its config's sim world and task, as InProcessRobot builds
+    them for the controller's loop), command rescaling, goals, episode length. Subclasses set
+    `seconds` and `success_m` and give `_restart` and `_advance`."""
 
     CRASH_DISTANCE = 0.0
     strict_m = 0.01  # a second success distance, where the first one no longer separates methods
 
-    def _setup(self) -> None:
+    def __init__(self, robot: str):
+        self.robot = InProcessRobot(robot)
+        self.params, self.trainer = self.robot.params, node_parameters(robot_config(robot), "trainer")
+        self.spec, self.task, self.dt = self.robot.spec, self.robot.loop.task, self.robot.dt
         self.low, self.high = self.spec.command_bounds
         self.max_steps = round(self.seconds / self.dt)
         dim = len(self.observe(np.zeros(self.spec.state_dim), np.zeros(3)))
@@ -55,6 +55,14 @@ class GoalEnv(gym.Env):
         with torch.no_grad():
             features = self.task.goal_features(state_t, self.task.tensor(self.goal if goal is None else goal))
         return np.concatenate([state, features.cpu().numpy()]).astype(np.float32)
+
+    def state(self) -> np.ndarray:
+        return self.robot.state()
+
+    def apply(self, action: np.ndarray) -> bool:
+        """One control period with the rescaled action; whether the robot crashed (and restarted)."""
+        self.robot.world.command(self.command(action))
+        return bool(self.robot.world.step(self.robot.substeps))
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -84,26 +92,15 @@ class ArmReach(GoalEnv):
     seconds, success_m = 6.0, 0.03
 
     def __init__(self):
-        self.params = node_parameters(robot_config("arm"), "controller")
-        self.trainer = node_parameters(robot_config("arm"), "trainer")
-        self.spec = RobotSpec.from_params(self.params)
-        self.task = ReachTask(self.spec, self.params)
-        self.dt = 1.0 / self.params["control_rate"]
+        super().__init__("arm")
         self.center = np.array(self.params["workspace_center"], float)
-        self.sim = RobotSim(self.spec, initial_positions=self.center)
-        self.substeps = round(self.dt / self.sim.time_step)
-        self._setup()
 
     def _restart(self) -> None:
-        self.sim.reset(self.center)
-
-    def state(self) -> np.ndarray:
-        return self.sim.state()
+        self.robot.world.reset(self.center)
 
     def _advance(self, action: np.ndarray) -> tuple[float, bool]:
-        self.sim.command(self.command(action))
-        self.sim.step(self.substeps)
-        q = self.sim.state()[self.spec.position_columns]
+        self.apply(action)
+        q = self.state()[self.spec.position_columns]
         lower, upper = self.spec.workspace
         outside = np.maximum(q - upper, 0.0) + np.maximum(lower - q, 0.0)
         p = self.task.params
@@ -121,20 +118,13 @@ class DroneFlyTo(GoalEnv):
     CRASH_DISTANCE = 2.0
 
     def __init__(self):
-        self.robot = InProcessRobot("drone")  # its world and state, as the controller's loop sees them
-        self.params, self.trainer = self.robot.params, node_parameters(robot_config("drone"), "trainer")
-        self.spec, self.task, self.dt = self.robot.spec, self.robot.loop.task, self.robot.dt
-        self._setup()
+        super().__init__("drone")
 
     def _restart(self) -> None:
         self.robot.world.reset()
 
-    def state(self) -> np.ndarray:
-        return self.robot.state()
-
     def _advance(self, action: np.ndarray) -> tuple[float, bool]:
-        self.robot.world.command(self.command(action))
-        return 0.0, bool(self.robot.world.step(self.robot.substeps))
+        return 0.0, self.apply(action)
 
 
 ENVS = {"arm": ArmReach, "drone": DroneFlyTo}

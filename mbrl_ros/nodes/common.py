@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -181,19 +182,37 @@ def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
 
 
 _interrupted = threading.Event()
+_uninterrupted = {"depth": 0, "deferred": False}  # inside `uninterrupted()`, and whether a stop waits
 
 
 def _interrupt(signum, frame):
-    """The first Ctrl-C or SIGTERM stops the spin. A second Ctrl-C is the same request (a terminal's
-    reaches every process of `ros2 launch`, which signals its nodes again) and must not cut the
-    shutdown that sends the safe command and closes files, nor kill the interpreter as it exits
-    (Python restores the default action of its handlers then, but not of an ignored signal).
-    A stuck shutdown still ends by SIGTERM, as launch escalates."""
+    """The first Ctrl-C or SIGTERM stops the spin (at once: a callback may be long). A second Ctrl-C
+    is the same request (a terminal's reaches every process of `ros2 launch`, which signals its
+    nodes again) and must not cut the shutdown that sends the safe command and closes files, nor
+    kill the interpreter as it exits (Python restores the default action of its handlers then, but
+    not of an ignored signal). A stuck shutdown still ends by SIGTERM, as launch escalates."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if _interrupted.is_set():
         return
     _interrupted.set()
+    if _uninterrupted["depth"]:
+        _uninterrupted["deferred"] = True
+        return
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def uninterrupted():
+    """Hold a Ctrl-C or SIGTERM that arrives in this block until it is done (main thread): a bag
+    record half written when the stop lands would leave a closed chunk with a truncated record."""
+    _uninterrupted["depth"] += 1
+    try:
+        yield
+    finally:
+        _uninterrupted["depth"] -= 1
+    if not _uninterrupted["depth"] and _uninterrupted["deferred"]:
+        _uninterrupted["deferred"] = False
+        raise KeyboardInterrupt
 
 
 def set_torch_threads(threads: int) -> None:

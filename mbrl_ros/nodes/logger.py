@@ -20,6 +20,7 @@ from .common import (
     one_of,
     positive,
     run,
+    uninterrupted,
 )
 from .messages import message_class
 
@@ -52,7 +53,8 @@ class LoggerNode(CheckedNode):
     def recorder(self, topic: str):
         def record(data: bytes) -> None:
             try:
-                self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+                with uninterrupted():
+                    self.writer.write(topic, self.get_clock().now().nanoseconds, data)
                 self.write_error = ""
             except WRITE_ERRORS as error:  # keep what is closed, keep trying
                 self.dropped += 1
@@ -64,7 +66,8 @@ class LoggerNode(CheckedNode):
         """Close a chunk on time even when no message arrives to trigger it."""
         if self.writer.open_seconds() >= self.chunk_seconds:
             try:
-                closed = self.writer.rotate()
+                with uninterrupted():
+                    closed = self.writer.rotate()
                 self.get_logger().info(f"closed chunk {closed.name}")
             except WRITE_ERRORS as error:
                 self.on_write_error(error)

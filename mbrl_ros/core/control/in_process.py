@@ -13,7 +13,7 @@ import numpy as np
 from ..data.transitions import Transitions
 from ..params import node_parameters, read_parameters
 from ..paths import robot_config
-from ..robots.robot import RobotSpec
+from ..robots.robot import ROBOT_PARAMETERS, RobotSpec
 from ..sims import SIM_PARAMETERS, WORLDS, make_world
 from .loop import ControlLoop
 from .parameters import build_control_loop, read_controller
@@ -40,7 +40,8 @@ class InProcessRobot:
         given = node_parameters(config, "controller") | (overrides or {})
         sim = node_parameters(config, "sim") | (sim_overrides or {})
         self.spec = RobotSpec.from_params(given)
-        self.params = read_controller(lambda schema: read_parameters(schema, given))
+        self.params = read_parameters(ROBOT_PARAMETERS, given) | read_controller(
+            lambda schema: read_parameters(schema, given))  # the controller's, its robot's among them
         world, time_step = read_parameters(SIM_PARAMETERS, sim).values()
         self.world = make_world(world, self.spec, read_parameters(WORLDS[world].PARAMETERS, sim), time_step)
         self.dt = 1.0 / self.params["control_rate"]
