@@ -456,8 +456,11 @@ class ControlLoop:
     def describe(self) -> str:
         """The mode in words, with the reason where there is one."""
         words = DESCRIPTIONS[self.mode]
-        return f"{words}: {self.reason}" if self.mode is Mode.DISARMED else (
-            f"{words} ({self.reason})" if self.mode is Mode.CONTROL_ERROR else words)
+        if self.mode is Mode.DISARMED:
+            return f"{words}: {self.reason}"
+        if self.mode is Mode.CONTROL_ERROR:
+            return f"{words} ({self.reason})"
+        return words
 
     def late(self) -> bool:
         """Whether the slowest plans (99th percentile) take longer than a period."""

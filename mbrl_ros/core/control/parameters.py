@@ -139,7 +139,8 @@ def build_control_loop(spec: RobotSpec, values: dict, send, log, *, device: str 
                              f"{spec.command_mode}")
     settings = LoopSettings(
         control_rate=rate, state_timeout=values["state_timeout"],
-        max_command_gap=values["max_command_gap"] or 1.5 / rate, deadline_fraction=values["plan_deadline_fraction"] if deadlines else 0.0,
+        max_command_gap=values["max_command_gap"] or 1.5 / rate,
+        deadline_fraction=values["plan_deadline_fraction"] if deadlines else 0.0,
         plan_ahead=values["plan_ahead"], policy_use=PolicyUse(values["policy"]), policy_rate=values["policy_rate"],
         terminal_value_weight=values["terminal_value_weight"], max_disagreement=values["max_disagreement"],
         trajectory_steps=values["trajectory_steps"] if trajectories else 0)
@@ -180,7 +181,8 @@ def motion_guard(spec: RobotSpec, values: dict, limiter: CommandLimiter | None) 
     end_effector, box = None, None
     if values["ee_box_link"]:
         try:
-            kinematics = ForwardKinematics(load_chain(spec.urdf_path, values["ee_box_link"]), list(spec.joints)).double()
+            chain = load_chain(spec.urdf_path, values["ee_box_link"])
+            kinematics = ForwardKinematics(chain, list(spec.joints)).double()
         except (OSError, ValueError, KeyError) as error:
             raise ParameterError(f"parameter 'ee_box_link': {error}") from error
         low, high = values["ee_box_low"], values["ee_box_high"]

@@ -43,4 +43,5 @@ def make_world(name: str, robot: RobotSpec, params: dict, time_step: float, gui:
     return world.from_robot(robot, time_step=time_step, gui=gui, **read_parameters(world.PARAMETERS, params))
 
 
-__all__ = ["BASELINES", "SIM_PARAMETERS", "WORLDS", "baseline", "BaseReadings", "JointReadings", "World", "make_world"]
+__all__ = ["BASELINES", "SIM_PARAMETERS", "WORLDS", "baseline", "BaseReadings", "JointReadings", "World",
+           "make_world"]
