@@ -35,6 +35,7 @@ from .arming import Arming
 from .guard import MotionGuard
 from .limits import CommandLimiter
 from .mpc import MPC
+from .plan_size import PlanFit, PlanSizer, PlanSize, median_time, resized
 from .trajectory import Trajectory, follow, stop_at
 
 
@@ -94,6 +95,7 @@ class LoopSettings:
     terminal_value_weight: float = 0.0
     max_disagreement: float = 0.0  # 0: no gate
     trajectory_steps: int = 0  # periods each trajectory covers; 0: no trajectory output
+    fit_plan: bool = False  # size the plan to the deadline on this machine (with a deadline only)
 
 
 class ControlLoop:
@@ -114,6 +116,7 @@ class ControlLoop:
         self.period = 1.0 / settings.control_rate  # of the loop: shorter where a policy acts faster
 
         self.mpc: MPC | None = None
+        self.sizer: PlanSizer | None = None
         self.policy: Policy | None = None
         self.value = None
         self.lock = threading.Lock()  # inputs: state, stamps, goal
@@ -219,14 +222,49 @@ class ControlLoop:
         return hold if hold is not None else self.task.random_goal(self.rng)
 
     def use_model(self, model) -> None:
+        """Plan with `model` from the next tick. The first one's plans are first fitted to the
+        deadline (fit_plan), which takes a few seconds of timing plans while exploration goes on."""
         if self.mpc is None:
             mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
             if self.settings.policy_use is PolicyUse.PROPOSE and self.policy is not None:
                 mpc.set_policy(self.policy)
             mpc.set_terminal_value(self.value, self.settings.terminal_value_weight)
+            if self.settings.fit_plan and self.settings.deadline_fraction:
+                self.fit_plan(mpc)
             self.mpc = mpc
         else:
             self.mpc.set_model(model)
+
+    def fit_plan(self, mpc: MPC) -> None:
+        """Time `mpc`'s plans from the newest state and choose their precision and size."""
+        configured, configured_precision = mpc.planner.config, mpc.precision
+        precisions = tuple(dict.fromkeys((configured_precision, "float32")))
+        sizer = PlanSizer(configured, precisions, self.settings.deadline_fraction / self.settings.control_rate)
+        state = self.newest_state()[0]
+        if state is None:
+            state = mpc.model.input_mean[:self.spec.state_dim].cpu().numpy()
+        goal = self.goal_to_try(state)
+
+        def time_plan(precision: str, population: int, iterations: int) -> float:
+            mpc.set_precision(precision)
+            mpc.set_planner_config(resized(configured, population, iterations))
+            return median_time(lambda: mpc.act(state, goal))
+
+        size = sizer.calibrate(time_plan)
+        self.sizer = sizer  # once it has a size: /diagnostics reads it from another thread
+        self.apply_size(mpc, size)
+        timings = ", ".join(f"{p} {t * 1000:.1f} ms" for p, t in self.sizer.timings.items())
+        self.log.info(f"the configured plan ({configured.population} x {configured.iterations}) takes {timings} "
+                      f"here: planning {self.describe_size(size)}")
+
+    def apply_size(self, mpc: MPC, size: PlanSize) -> None:
+        mpc.set_precision(size.precision)
+        mpc.set_planner_config(size.config(self.sizer.configured))
+        mpc.reset()
+
+    def describe_size(self, size: PlanSize) -> str:
+        return (f"{size.population} x {size.iterations} in {size.precision}, about {size.predicted * 1000:.1f} ms "
+                f"of a {self.sizer.budget * 1000:.1f} ms budget ({size.fit.value})")
 
     def use_policy(self, policy: Policy) -> None:
         """Act or propose with `policy` from the next tick; acting, at `policy_rate`."""
@@ -327,6 +365,11 @@ class ControlLoop:
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
         self.disagreement = info["disagreement"]
+        resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
+        if resize is not None:
+            self.apply_size(self.mpc, resize)
+            self.log.info(f"plans took {self.sizer.load:.2f} x the time measured at the start: planning "
+                          f"{self.describe_size(resize)}")
         if overran:
             self.mode, self.pending = Mode.PLANNER_LATE, None
             return
@@ -463,8 +506,10 @@ class ControlLoop:
         return words
 
     def late(self) -> bool:
-        """Whether the slowest plans (99th percentile) take longer than a period."""
-        return bool(self.latencies) and np.percentile(self.latencies, 99) > self.period
+        """Whether the slowest plans (99th percentile) take longer than a period, or even the smallest
+        plan is predicted to overrun its budget."""
+        over_budget = self.sizer is not None and self.sizer.size.fit is PlanFit.OVER_BUDGET
+        return over_budget or (bool(self.latencies) and np.percentile(self.latencies, 99) > self.period)
 
     def diagnostics(self) -> dict:
         """What /diagnostics reports of the loop."""
@@ -480,4 +525,10 @@ class ControlLoop:
                        "state_age_p50_ms": f"{np.percentile(ages, 50):.1f}",
                        "state_age_p99_ms": f"{np.percentile(ages, 99):.1f}",
                        "plan_iterations_mean": f"{np.mean(self.iterations):.2f}"}
+        if self.sizer is not None:
+            size = self.sizer.size
+            values |= {"plan_fit": size.fit.value, "plan_precision": size.precision,
+                       "plan_population": size.population, "plan_iterations": size.iterations,
+                       "plan_predicted_ms": f"{size.predicted * 1000:.1f}",
+                       "plan_budget_ms": f"{self.sizer.budget * 1000:.1f}"}
         return values

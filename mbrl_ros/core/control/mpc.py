@@ -41,12 +41,9 @@ class MPC:
                  uncertainty_weight: float = 0.0, device: str = "cpu", seed: int = 0,
                  rollout_precision: str = "float32", max_action_change: np.ndarray | None = None,
                  settle_margin: float = 0.0, hold_tolerance: float = 0.0):
-        if rollout_precision not in PRECISIONS:
-            raise ValueError(f"rollout_precision must be one of {sorted(PRECISIONS)}, got {rollout_precision!r}")
-        if rollout_precision != "float32" and (propagation != "ts_inf" or uncertainty_weight > 0):
-            raise ValueError("reduced-precision rollouts need ts_inf propagation and no uncertainty cost")
-        self.task, self.device, self.rollout_dtype = task, device, PRECISIONS[rollout_precision]
+        self.task, self.device = task, device
         self.propagation, self.uncertainty_weight = propagation, uncertainty_weight
+        self.precision = self.check_precision(rollout_precision)
         self.settle_margin, self.hold_tolerance, self.at_goal = settle_margin, hold_tolerance, False
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.planner = make_planner(planner, task.tensor(low), task.tensor(high), config, self.generator)
@@ -54,6 +51,22 @@ class MPC:
             self.planner.max_step = task.tensor(max_action_change)
         self.policy, self.terminal_value, self.terminal_weight = None, None, 0.0
         self.set_model(model)
+
+    def check_precision(self, precision: str) -> str:
+        if precision not in PRECISIONS:
+            raise ValueError(f"rollout_precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if precision != "float32" and (self.propagation != "ts_inf" or self.uncertainty_weight > 0):
+            raise ValueError("reduced-precision rollouts need ts_inf propagation and no uncertainty cost")
+        return precision
+
+    def set_precision(self, precision: str) -> None:
+        """Evaluate candidates in this precision from the next plan."""
+        self.precision = self.check_precision(precision)
+        self.set_model(self.model)
+
+    def set_planner_config(self, config: PlannerConfig) -> None:
+        """Plan with these settings (a size fitted to the machine) from the next plan; same horizon."""
+        self.planner.config = config
 
     @property
     def holds(self) -> bool:
@@ -80,8 +93,8 @@ class MPC:
         self.model = model.to(self.device).eval()
         self.planner.nominal = self.planner.within_bounds(model.input_mean[model.state_dim:].to(self.planner.low))
         self.planning_model = self.model
-        if self.rollout_dtype != torch.float32:
-            self.planning_model = copy.deepcopy(self.model).to(self.rollout_dtype)
+        if self.precision != "float32":
+            self.planning_model = copy.deepcopy(self.model).to(PRECISIONS[self.precision])
 
     @torch.no_grad()
     def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None,

@@ -1,0 +1,160 @@
+"""Fitting the plan to the machine it runs on.
+
+A plan's time depends on the CPU (a bfloat16 rollout is fast where the CPU has bfloat16 units and
+several times slower where it has not), on what runs beside the controller, and on the model. A
+config's planner settings say what the plan should be; `PlanSizer` chooses what it can be here.
+When the first model arrives it times plans of a few sizes in each allowed precision and fits
+`time = fixed + iterations x (per_iteration + per_sample x population)`; it keeps the precision
+whose configured plan is fastest, and the most samples (up to the configured number) for which the
+configured iterations end within the budget. Below the smallest population worth sampling it keeps
+that population and runs fewer iterations. While the loop runs, it compares each plan's time with
+the fit's prediction and sizes the plan again when they part by more than a fifth: another
+process took a core, or gave it back.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..planning.planners import PlannerConfig
+
+
+class PlanFit(enum.Enum):
+    """How the plan fits its budget; the value is what /diagnostics says."""
+
+    CONFIGURED = "configured"  # the config's plan fits
+    FEWER_SAMPLES = "fewer_samples"
+    FEWER_ITERATIONS = "fewer_iterations"  # the smallest population, and fewer iterations
+    OVER_BUDGET = "over_budget"  # even one iteration of the smallest population does not fit
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """Seconds a plan takes: `fixed + iterations x (per_iteration + per_sample x population)`."""
+
+    fixed: float
+    per_iteration: float
+    per_sample: float
+
+    def time(self, population: int, iterations: int) -> float:
+        return self.fixed + iterations * (self.per_iteration + self.per_sample * population)
+
+    def scaled(self, factor: float) -> PlanCost:
+        return PlanCost(self.fixed * factor, self.per_iteration * factor, self.per_sample * factor)
+
+
+@dataclass(frozen=True)
+class PlanSize:
+    precision: str
+    population: int
+    iterations: int
+    fit: PlanFit
+    predicted: float  # s
+
+    def config(self, configured: PlannerConfig) -> PlannerConfig:
+        return resized(configured, self.population, self.iterations)
+
+
+def resized(configured: PlannerConfig, population: int, iterations: int) -> PlannerConfig:
+    """The configured planner with this population and iterations, its elites scaled with the population."""
+    elites = max(1, min(population - 1, round(configured.elites * population / configured.population)))
+    return replace(configured, population=population, iterations=iterations, elites=elites,
+                   gradient_starts=min(configured.gradient_starts, population))
+
+
+def smallest_population(configured: PlannerConfig) -> int:
+    """Fewer samples than this are not worth an iteration: an eighth of the configured population,
+    at least 16 (and never more than configured)."""
+    return min(configured.population, max(16, configured.population // 8))
+
+
+def choose_size(cost: PlanCost, budget: float, configured: PlannerConfig, precision: str) -> PlanSize:
+    """The largest plan within `budget` seconds: the configured iterations with as many samples as
+    fit, or, below the smallest population, that population with as many iterations as fit."""
+    population, iterations = configured.population, configured.iterations
+    smallest = smallest_population(configured)
+    if cost.time(population, iterations) <= budget:
+        return PlanSize(precision, population, iterations, PlanFit.CONFIGURED, cost.time(population, iterations))
+    per_iteration = (budget - cost.fixed) / iterations - cost.per_iteration
+    fitting = int(per_iteration / cost.per_sample) if cost.per_sample > 0 else 0  # 0: samples cost nothing
+    if fitting >= smallest:
+        return PlanSize(precision, fitting, iterations, PlanFit.FEWER_SAMPLES, cost.time(fitting, iterations))
+    one = cost.per_iteration + cost.per_sample * smallest
+    fewer = int((budget - cost.fixed) / one) if one > 0 else iterations
+    fit = PlanFit.FEWER_ITERATIONS if fewer >= 1 else PlanFit.OVER_BUDGET
+    fewer = max(1, min(fewer, iterations))
+    return PlanSize(precision, smallest, fewer, fit, cost.time(smallest, fewer))
+
+
+def fit_cost(time_plan: Callable[[int, int], float], population: int) -> PlanCost:
+    """The cost model from three timed sizes: the configured population for one and two iterations,
+    and a quarter of it for one. `time_plan(population, iterations)`: seconds."""
+    quarter = max(2, population // 4)
+    one, two, small = time_plan(population, 1), time_plan(population, 2), time_plan(quarter, 1)
+    iteration = max(two - one, 1e-6)
+    per_sample = max((one - small) / (population - quarter), 0.0) if population > quarter else 0.0
+    return PlanCost(fixed=max(one - iteration, 0.0), per_iteration=max(iteration - per_sample * population, 0.0),
+                    per_sample=per_sample)
+
+
+class PlanSizer:
+    """Chooses the plan's precision and size for `budget` seconds, and keeps choosing as plans run.
+    `precisions`: those allowed, the configured one first."""
+
+    WINDOW = 50  # plans compared with the prediction before the size may change
+    DRIFT = 0.2  # by more than this share
+    HEADROOM = 0.85  # share of the budget a plan is sized for: plans' times vary
+
+    def __init__(self, configured: PlannerConfig, precisions: tuple[str, ...], budget: float):
+        self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
+        self.cost: PlanCost | None = None
+        self.size: PlanSize | None = None
+        self.load = 1.0  # plans' time now against the fit's
+        self.ratios: deque = deque(maxlen=self.WINDOW)
+        self.timings: dict[str, float] = {}  # precision -> s of the configured plan, as measured
+
+    def calibrate(self, time_plan: Callable[[str, int, int], float]) -> PlanSize:
+        """Fit each precision's cost with `time_plan(precision, population, iterations)` and choose."""
+        costs = {p: fit_cost(lambda n, i, p=p: time_plan(p, n, i), self.configured.population)
+                 for p in self.precisions}
+        self.timings = {p: c.time(self.configured.population, self.configured.iterations) for p, c in costs.items()}
+        precision = min(self.precisions, key=self.timings.get)  # the configured one on a tie
+        self.cost, self.load = costs[precision], 1.0
+        self.size = choose_size(self.cost, self.budget, self.configured, precision)
+        return self.size
+
+    def observe(self, seconds: float, iterations: int) -> PlanSize | None:
+        """A plan of the current size took `seconds` for `iterations` (fewer where its deadline cut
+        it): the new size where plans' time drifted from the prediction, else None."""
+        if self.cost is None or iterations < 1:
+            return None
+        self.ratios.append(seconds / self.cost.scaled(self.load).time(self.size.population, iterations))
+        if len(self.ratios) < self.WINDOW:
+            return None
+        drift = float(np.median(self.ratios))
+        self.ratios.clear()
+        if abs(drift - 1.0) <= self.DRIFT:
+            return None
+        self.load *= drift
+        size = choose_size(self.cost.scaled(self.load), self.budget, self.configured, self.size.precision)
+        changed = (size.population, size.iterations) != (self.size.population, self.size.iterations)
+        self.size = size
+        return size if changed else None
+
+
+def median_time(run: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
+    """The median seconds of `repeats` calls of `run`, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))

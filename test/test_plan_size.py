@@ -1,0 +1,144 @@
+"""Fitting the plan to the machine: the cost model, the size chosen for a budget, the precision
+chosen by timing, resizing when plans' times drift, and the loop planning at the fitted size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mbrl_ros.core.control.plan_size import (
+    PlanCost,
+    PlanFit,
+    PlanSizer,
+    choose_size,
+    fit_cost,
+    resized,
+    smallest_population,
+)
+from mbrl_ros.core.planning.planners import PlannerConfig
+from test_control_loop import Rig
+
+CONFIGURED = PlannerConfig(horizon=10, population=400, elites=40, iterations=4)
+COST = PlanCost(fixed=0.006, per_iteration=0.001, per_sample=3e-5)  # this machine's drone plan, roughly
+
+
+def test_the_configured_plan_is_kept_where_it_fits():
+    size = choose_size(COST, 1.0, CONFIGURED, "float32")
+    assert (size.population, size.iterations, size.fit) == (400, 4, PlanFit.CONFIGURED)
+    assert size.predicted == pytest.approx(COST.time(400, 4))
+
+
+def test_a_tighter_budget_keeps_the_iterations_and_takes_as_many_samples_as_fit():
+    budget = COST.time(200, 4) + 1e-6
+    size = choose_size(COST, budget, CONFIGURED, "float32")
+    assert (size.population, size.iterations, size.fit) == (200, 4, PlanFit.FEWER_SAMPLES)
+    assert COST.time(size.population, 4) <= budget < COST.time(size.population + 1, 4)
+
+
+def test_below_the_smallest_population_fewer_iterations_and_past_one_iteration_over_budget():
+    smallest = smallest_population(CONFIGURED)
+    assert smallest == 50
+    size = choose_size(COST, COST.time(smallest, 2) + 1e-6, CONFIGURED, "float32")
+    assert (size.population, size.iterations, size.fit) == (smallest, 2, PlanFit.FEWER_ITERATIONS)
+    size = choose_size(COST, COST.fixed, CONFIGURED, "float32")
+    assert (size.population, size.iterations, size.fit) == (smallest, 1, PlanFit.OVER_BUDGET)
+    assert size.predicted > COST.fixed
+
+
+def test_a_plan_whose_samples_cost_nothing_is_sized_by_its_iterations():
+    flat = PlanCost(fixed=0.001, per_iteration=0.002, per_sample=0.0)
+    size = choose_size(flat, flat.time(400, 3), CONFIGURED, "float32")
+    assert (size.iterations, size.fit) == (3, PlanFit.FEWER_ITERATIONS)
+
+
+def test_the_cost_model_is_recovered_from_three_timed_sizes():
+    timed = []
+
+    def time_plan(population, iterations):
+        timed.append((population, iterations))
+        return COST.time(population, iterations)
+
+    fitted = fit_cost(time_plan, 400)
+    assert sorted(timed) == [(100, 1), (400, 1), (400, 2)]
+    assert fitted.fixed == pytest.approx(COST.fixed)
+    assert fitted.per_iteration == pytest.approx(COST.per_iteration)
+    assert fitted.per_sample == pytest.approx(COST.per_sample)
+
+
+def test_resized_scales_the_elites_and_keeps_them_below_the_population():
+    config = resized(CONFIGURED, 100, 2)
+    assert (config.population, config.iterations, config.elites, config.horizon) == (100, 2, 10, 10)
+    assert resized(CONFIGURED, 5, 1).elites == 1
+    assert resized(PlannerConfig(population=20, elites=20), 10, 1).elites == 9
+
+
+def time_by_precision(slowdown: dict):
+    return lambda precision, population, iterations: COST.scaled(slowdown[precision]).time(population, iterations)
+
+
+def test_the_faster_precision_is_chosen_by_timing_and_the_configured_one_on_a_tie():
+    budget = COST.time(400, 4) * 1.2 / PlanSizer.HEADROOM
+    slow_bfloat16 = PlanSizer(CONFIGURED, ("bfloat16", "float32"), budget)
+    size = slow_bfloat16.calibrate(time_by_precision({"bfloat16": 7.0, "float32": 1.0}))
+    assert (size.precision, size.fit) == ("float32", PlanFit.CONFIGURED)
+    assert slow_bfloat16.timings["bfloat16"] == pytest.approx(7 * slow_bfloat16.timings["float32"])
+    fast_bfloat16 = PlanSizer(CONFIGURED, ("bfloat16", "float32"), budget)
+    assert fast_bfloat16.calibrate(time_by_precision({"bfloat16": 0.5, "float32": 1.0})).precision == "bfloat16"
+    tie = PlanSizer(CONFIGURED, ("bfloat16", "float32"), budget)
+    assert tie.calibrate(time_by_precision({"bfloat16": 1.0, "float32": 1.0})).precision == "bfloat16"
+
+
+def test_plans_slowed_by_a_busy_core_shrink_the_plan_and_grow_it_back_when_the_core_is_free():
+    sizer = PlanSizer(CONFIGURED, ("float32",), 1.01 * COST.time(400, 4) / PlanSizer.HEADROOM)
+    assert sizer.calibrate(time_by_precision({"float32": 1.0})).fit is PlanFit.CONFIGURED
+    for _ in range(PlanSizer.WINDOW - 1):
+        assert sizer.observe(COST.time(400, 4) * 1.1, 4) is None, "within a fifth: no change"
+    assert sizer.observe(COST.time(400, 4) * 1.1, 4) is None
+    busy = [sizer.observe(2 * COST.time(400, 4), 4) for _ in range(PlanSizer.WINDOW)]
+    assert busy[:-1] == [None] * (PlanSizer.WINDOW - 1), "a window of plans before a change"
+    smaller = busy[-1]
+    assert smaller is not None and smaller.population < 400 and smaller.fit is PlanFit.FEWER_SAMPLES
+    assert sizer.load == pytest.approx(2.0)
+    for _ in range(PlanSizer.WINDOW):
+        grown = sizer.observe(COST.time(smaller.population, 4), smaller.iterations)
+    assert grown is not None and grown.population == 400 and grown.fit is PlanFit.CONFIGURED
+
+
+def test_plans_cut_by_their_deadline_are_compared_for_the_iterations_they_ran():
+    sizer = PlanSizer(CONFIGURED, ("float32",), COST.time(400, 4) / PlanSizer.HEADROOM)
+    sizer.calibrate(time_by_precision({"float32": 1.0}))
+    for _ in range(PlanSizer.WINDOW):
+        assert sizer.observe(COST.time(400, 2), 2) is None, "two iterations, as long as predicted for two"
+
+
+def test_the_loop_plans_at_the_size_it_fitted_and_says_so(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
+    fitted = Rig(arm, arm_params, mpc_options=dict(config=config), fit_plan=True, deadline_fraction=0.8)
+    fitted.tick()
+    fitted.give_model()
+    size = fitted.loop.sizer.size
+    assert fitted.loop.mpc.planner.config == resized(config, size.population, size.iterations)
+    assert fitted.loop.mpc.precision == "float32"
+    assert any("the configured plan (64 x 3) takes float32" in line for _, line in fitted.log.lines)
+    fitted.reachable_goal()
+    fitted.tick()
+    values = fitted.loop.diagnostics()
+    assert values["plan_fit"] == size.fit.value and values["plan_population"] == size.population
+    assert float(values["plan_budget_ms"]) == pytest.approx(0.8 / 20.0 * PlanSizer.HEADROOM * 1000, abs=0.1)
+
+    unfitted = Rig(arm, arm_params, mpc_options=dict(config=config), fit_plan=True, deadline_fraction=0.0)
+    unfitted.give_model()
+    assert unfitted.loop.sizer is None and unfitted.loop.mpc.planner.config == config, \
+        "without a deadline (in process) the configured plan"
+
+
+def test_a_deadline_no_plan_can_meet_is_late_on_diagnostics(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
+    r = Rig(arm, arm_params, mpc_options=dict(config=config), fit_plan=True, control_rate=1000.0,
+            deadline_fraction=0.1)  # 85 microseconds
+    r.tick()
+    r.give_model()
+    assert r.loop.sizer.size.fit is PlanFit.OVER_BUDGET
+    assert (r.loop.mpc.planner.config.population, r.loop.mpc.planner.config.iterations) == (16, 1)
+    assert r.loop.late()
+    assert np.isfinite(r.loop.sizer.timings["float32"])
