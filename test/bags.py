@@ -8,7 +8,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from mbrl_ros.core.data.bag import ChunkedBagWriter
-from mbrl_ros.core.robots.commands import CommandInterface
+from mbrl_ros.core.robots.commands import CommandInterface, VelocityCommands
 from mbrl_ros.core.robots.state import JointStateSource, StateLayout
 
 STATE_TOPIC, COMMAND_TOPIC = "/joint_states", "/forward_velocity_controller/commands"
@@ -19,7 +19,7 @@ def joint_robot(joints, limit=1.0) -> tuple[StateLayout, CommandInterface]:
     """The state layout and velocity command interface of a robot with these joints."""
     n = len(joints)
     return (StateLayout([JointStateSource(STATE_TOPIC, joints)]),
-            CommandInterface("velocity", COMMAND_TOPIC, tuple(joints), -limit * np.ones(n), limit * np.ones(n),
+            VelocityCommands(COMMAND_TOPIC, tuple(joints), -limit * np.ones(n), limit * np.ones(n),
                              np.zeros(n)))
 
 

@@ -4,24 +4,42 @@ import math
 
 import numpy as np
 import pytest
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from std_msgs.msg import Float64MultiArray
 
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.robots.commands import FLOAT_ARRAY, ROTOR_NAMES, TWIST, BadCommand, CommandInterface
+from mbrl_ros.core.robots.commands import (
+    FLOAT_ARRAY,
+    TWIST,
+    TWIST_STAMPED,
+    BadCommand,
+    BaseVelocityCommands,
+    RotorCommands,
+    command_interface,
+)
 from mbrl_ros.core.robots.robot import RobotSpec
 
 ATTITUDE_NAMES = ("roll_deg", "pitch_deg", "yaw_rate_deg_s", "thrust")
+ROTOR_NAMES = RotorCommands.NAMES
 
 
-def attitude() -> CommandInterface:
-    return CommandInterface("attitude", "/cmd_vel_legacy", ATTITUDE_NAMES, np.array([-30.0, -30.0, -200.0, 0.0]),
-                            np.array([30.0, 30.0, 200.0, 60000.0]), np.zeros(4))
+def interface(mode, topic, names, low, high, safe):
+    return command_interface(mode)(topic, names, low, high, safe)
 
 
-def rotors() -> CommandInterface:
-    return CommandInterface("rotors", "/rotors", ROTOR_NAMES, np.zeros(4), np.ones(4), np.zeros(4))
+def attitude():
+    return interface("attitude", "/cmd_vel_legacy", ATTITUDE_NAMES, np.array([-30.0, -30.0, -200.0, 0.0]),
+                     np.array([30.0, 30.0, 200.0, 60000.0]), np.zeros(4))
+
+
+def rotors():
+    return interface("rotors", "/rotors", ROTOR_NAMES, np.zeros(4), np.ones(4), np.zeros(4))
+
+
+def base(stamped: bool = True) -> BaseVelocityCommands:
+    return BaseVelocityCommands("/diff_drive_controller/cmd_vel", BaseVelocityCommands.NAMES,
+                                np.array([-0.22, -2.84]), np.array([0.22, 2.84]), np.zeros(2), stamped)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +102,32 @@ def test_nan_in_a_twist_is_a_bad_command():
 ])
 def test_bad_interfaces_are_refused(mode, names, low, high, safe, reason):
     with pytest.raises(ValueError, match=reason):
-        CommandInterface(mode, "/t", names, np.array(low, float), np.array(high, float),
-                         None if safe is None else np.array(safe, float))
+        interface(mode, "/t", names, np.array(low, float), np.array(high, float),
+                  None if safe is None else np.array(safe, float))
 
 
 def test_position_commands_need_no_safe_command():
-    assert CommandInterface("position", "/t", ("j1",), np.array([-1.0]), np.array([1.0]), None).safe is None
+    assert interface("position", "/t", ("j1",), np.array([-1.0]), np.array([1.0]), None).safe is None
+
+
+def test_a_base_is_commanded_with_a_twist_stamped_or_a_twist():
+    stamped = base()
+    assert stamped.msgtype == TWIST_STAMPED and stamped.safe_holds_still
+    msg = stamped.fill(TwistStamped(), np.array([0.2, -1.5]))
+    assert (msg.twist.linear.x, msg.twist.angular.z, msg.twist.linear.y) == (0.2, -1.5, 0.0)
+    np.testing.assert_array_equal(stamped.vector(msg), [0.2, -1.5])
+    plain = base(stamped=False)
+    assert plain.msgtype == TWIST
+    np.testing.assert_array_equal(plain.vector(plain.fill(Twist(), np.array([0.1, 0.5]))), [0.1, 0.5])
+
+
+def test_a_base_moves_along_its_heading_and_turns():
+    pose = np.array([1.0, 2.0, 0.0, 1.0])  # facing +y
+    np.testing.assert_allclose(base().moved(pose, np.array([0.2, 0.0]), 0.5), [1.0, 2.1, 0.0, 1.0], atol=1e-12)
+    turned = base().moved(pose, np.array([0.0, np.pi]), 0.5)  # a quarter turn on the spot, to -x
+    np.testing.assert_allclose(turned, [1.0, 2.0, -1.0, 0.0], atol=1e-12)
+    arc = base().moved(np.array([0.0, 0.0, 1.0, 0.0]), np.array([0.1, 1.0]), 0.1)
+    assert arc[1] == pytest.approx(0.0005, rel=1e-2) and arc[0] == pytest.approx(0.01, rel=1e-2), "an arc to the left"
 
 
 def test_clamp_cuts_to_the_bounds_per_command():

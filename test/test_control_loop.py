@@ -214,8 +214,8 @@ def test_the_guard_keeps_joints_inside_their_margin_and_the_end_effector_inside_
     fk = ForwardKinematics(load_chain(arm.urdf_path, "panda_tcp"), list(arm.joints)).double()
     height = lambda q: float(fk.position(torch.as_tensor(q))[2])  # noqa: E731
     box = (np.array([-2.0, -2.0, -1.0]), np.array([2.0, 2.0, height(HOME) - 0.001]))
-    guard = MotionGuard("velocity", arm.position_lower, arm.position_upper, 0.05, 1.0 / RATE, None,
-                        lambda q: fk.position(torch.as_tensor(q)).numpy(), box)
+    guard = MotionGuard(arm.command, 1.0 / RATE, arm.position_lower, arm.position_upper, 0.05,
+                        point=lambda q: fk.position(torch.as_tensor(q)).numpy(), box=box)
     r = rig(guard=guard)
     rises = [height(HOME + r.tick()[0] / RATE) - height(HOME) for _ in range(40)]
     assert max(rises) <= 1e-9 and min(rises) < -0.001, "no command lifts it further out; lowering ones pass"
@@ -223,7 +223,7 @@ def test_the_guard_keeps_joints_inside_their_margin_and_the_end_effector_inside_
 
     at_limit = HOME.copy()
     at_limit[0] = arm.position_upper[0] - 0.05
-    r = rig(guard=MotionGuard("velocity", arm.position_lower, arm.position_upper, 0.05, 1.0 / RATE))
+    r = rig(guard=MotionGuard(arm.command, 1.0 / RATE, arm.position_lower, arm.position_upper, 0.05))
     r.loop.explorer = lambda state: np.full(7, 0.5)
     assert r.tick(at_limit)[0][0] <= 0.0, "no further towards the limit"
 

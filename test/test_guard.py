@@ -5,10 +5,17 @@ import pytest
 import torch
 
 from mbrl_ros.core.control.guard import MotionGuard
+from mbrl_ros.core.robots.commands import COMMAND_INTERFACES
 from mbrl_ros.core.robots.kinematics import ForwardKinematics
 from mbrl_ros.core.robots.urdf import load_chain
 
 DT = 0.05
+
+
+def joints(mode: str, count: int = 1):
+    """A joint command interface of `count` joints, bounded by +-10."""
+    return COMMAND_INTERFACES[mode]("/commands", tuple(f"joint{i}" for i in range(count)), np.full(count, -10.0),
+                                    np.full(count, 10.0), None if mode == "position" else np.zeros(count))
 
 
 def cartesian(q: np.ndarray) -> np.ndarray:
@@ -17,7 +24,7 @@ def cartesian(q: np.ndarray) -> np.ndarray:
 
 
 def test_a_joint_driven_at_a_limit_brakes_and_stops_at_the_margin():
-    guard = MotionGuard("velocity", lower=[-1.0], upper=[1.0], margin=0.1, dt=DT, max_acceleration=[10.0])
+    guard = MotionGuard(joints("velocity"), lower=[-1.0], upper=[1.0], margin=0.1, dt=DT, max_acceleration=[10.0])
     q, sent = np.array([0.0]), []
     for _ in range(60):
         command = guard(np.array([2.0]), q)
@@ -32,13 +39,13 @@ def test_a_joint_driven_at_a_limit_brakes_and_stops_at_the_margin():
 
 
 def test_a_joint_past_the_margin_may_move_back_but_not_further_out():
-    guard = MotionGuard("velocity", lower=[-1.0], upper=[1.0], margin=0.1, dt=DT)
+    guard = MotionGuard(joints("velocity"), lower=[-1.0], upper=[1.0], margin=0.1, dt=DT)
     assert guard(np.array([0.5]), np.array([0.95]))[0] == 0.0
     assert guard(np.array([-0.5]), np.array([0.95]))[0] == -0.5
 
 
 def test_position_targets_are_clipped_to_the_limits_less_the_margin():
-    guard = MotionGuard("position", lower=[-1.0, 0.0], upper=[1.0, 2.0], margin=0.2, dt=DT)
+    guard = MotionGuard(joints("position", 2), lower=[-1.0, 0.0], upper=[1.0, 2.0], margin=0.2, dt=DT)
     np.testing.assert_allclose(guard(np.array([1.5, -3.0]), np.zeros(2)), [0.8, 0.2])
     np.testing.assert_allclose(guard(np.array([0.3, 1.0]), np.zeros(2)), [0.3, 1.0])
 
@@ -46,7 +53,7 @@ def test_position_targets_are_clipped_to_the_limits_less_the_margin():
 @pytest.fixture
 def boxed():
     limits = np.full(3, 10.0)
-    return MotionGuard("velocity", -limits, limits, 0.0, DT, end_effector=cartesian,
+    return MotionGuard(joints("velocity", 3), DT, -limits, limits, 0.0, point=cartesian,
                        box=(np.array([-1.0, -1.0, 0.1]), np.array([1.0, 1.0, 2.0])))
 
 
@@ -69,7 +76,7 @@ def test_the_panda_stays_above_its_table(arm, arm_params):
     fk = ForwardKinematics(load_chain(arm.urdf_path, arm_params["ee_link"]), list(arm.joints)).double()
     tip = lambda q: fk.position(torch.as_tensor(q)).numpy()  # noqa: E731
     table = 0.3
-    guard = MotionGuard("velocity", arm.position_lower, arm.position_upper, 0.05, DT, end_effector=tip,
+    guard = MotionGuard(arm.command, DT, arm.position_lower, arm.position_upper, 0.05, point=tip,
                         box=(np.array([-1.0, -1.0, table]), np.array([1.0, 1.0, 1.5])))
     q = np.array(arm_params["workspace_center"])
     down = np.array([0.0, 1.0, 0.0, 0.5, 0.0, 0.0, 0.0])  # shoulder and elbow forward: the hand goes down
@@ -82,13 +89,28 @@ def test_the_panda_stays_above_its_table(arm, arm_params):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (dict(mode="effort"), "acts on"),
+    (dict(interface=joints("effort")), "cannot tell where effort commands"),
     (dict(margin=-0.1), "margin must be"),
     (dict(margin=1.5), "leaves no room"),
     (dict(box=(np.zeros(3), np.ones(3))), "needs both"),
-    (dict(end_effector=cartesian, box=(np.ones(3), np.zeros(3))), "below its high corner"),
+    (dict(point=cartesian, box=(np.ones(3), np.zeros(3))), "below its high corner"),
 ])
 def test_bad_settings_are_refused_with_a_reason(arguments, message):
-    settings = dict(mode="velocity", lower=[-1.0], upper=[1.0], margin=0.1, dt=DT) | arguments
+    settings = dict(interface=joints("velocity"), lower=[-1.0], upper=[1.0], margin=0.1, dt=DT) | arguments
     with pytest.raises(ValueError, match=message):
         MotionGuard(**settings)
+
+
+def test_a_base_driving_at_its_geofence_stops_there_and_may_turn_and_drive_away():
+    from mbrl_ros.core.robots.commands import BaseVelocityCommands
+
+    base = BaseVelocityCommands("/cmd_vel", BaseVelocityCommands.NAMES, np.array([-0.22, -2.84]),
+                                np.array([0.22, 2.84]), np.zeros(2))
+    fence = MotionGuard(base, DT, point=lambda pose: pose[..., :2], box=(np.array([-1.0, -1.0]), np.array([1.0, 1.0])))
+    pose = np.array([0.5, 0.0, 1.0, 0.0])  # facing +x, the fence 0.5 m ahead
+    for _ in range(100):
+        pose = base.moved(pose, fence(np.array([0.22, 0.3]), pose), DT)
+        assert np.all(np.abs(pose[:2]) <= 1.0 + 1e-9), "never out of the fence"
+    assert np.max(np.abs(pose[:2])) > 0.99, "it gets to the fence"
+    np.testing.assert_allclose(fence(np.array([-0.2, 0.0]), pose), [-0.2, 0.0], err_msg="backing away passes")
+    np.testing.assert_allclose(fence(np.array([0.0, 2.0]), pose), [0.0, 2.0], err_msg="turning on the spot passes")

@@ -14,7 +14,8 @@ from mbrl_ros.core.control.parameters import CONTROLLER_PARAMETERS, TASK_CHOICE,
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, learner_configs
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.params import ListOf, Param, ParameterError, in_range, node_parameters, read_parameters
-from mbrl_ros.core.robots.robot import BOUNDED_COMMAND_PARAMETERS, ROBOT_PARAMETERS
+from mbrl_ros.core.robots.commands import BOUNDED_COMMAND_PARAMETERS
+from mbrl_ros.core.robots.robot import ROBOT_PARAMETERS
 from mbrl_ros.core.sims import WORLDS
 from mbrl_ros.core.tasks import TASKS
 

@@ -30,8 +30,8 @@ from ..core.params import (  # noqa: F401 - the checks, for the nodes
     one_of,
     positive,
 )
-from ..core.robots.commands import JOINT_MODES
-from ..core.robots.robot import BOUNDED_COMMAND_PARAMETERS, ROBOT_PARAMETERS, RobotSpec
+from ..core.robots.commands import command_interface
+from ..core.robots.robot import ROBOT_PARAMETERS, RobotSpec
 from ..core.robots.urdf import store_description
 
 # State: best effort, newest only. Accepts reliable and best-effort publishers alike.
@@ -106,9 +106,8 @@ class CheckedNode(Node):
     def robot_spec(self) -> RobotSpec:
         """The robot: its URDF, joints, state sources and command interface, from parameters."""
         params = self.declare(ROBOT_PARAMETERS) | {"urdf": self.urdf_path()}
-        if params["command_mode"] not in JOINT_MODES:
-            params |= self.declare(BOUNDED_COMMAND_PARAMETERS)
         try:
+            params |= self.declare(command_interface(params["command_mode"]).PARAMETERS)
             return RobotSpec.from_params(params)
         except (OSError, ValueError, KeyError) as error:
             raise ParameterError(f"robot description: {error}") from error

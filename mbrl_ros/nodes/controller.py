@@ -193,7 +193,10 @@ class ControllerNode(CheckedNode):
 
     # Outputs -------------------------------------------------------------------------------------
     def publish(self, command: np.ndarray, trajectory: Trajectory | None) -> None:
-        self.command_pub.publish(self.spec.command.fill(self.command_type(), command))
+        msg = self.spec.command.fill(self.command_type(), command)
+        if hasattr(msg, "header"):  # a stamped command, such as diff_drive_controller's TwistStamped
+            msg.header.stamp = self.get_clock().now().to_msg()
+        self.command_pub.publish(msg)
         if trajectory is not None:
             self.trajectory_pub.publish(trajectory_message(self.spec.joints, trajectory))
 

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import PoseStamped, Twist
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension, UInt8MultiArray
+from std_msgs.msg import MultiArrayDimension, UInt8MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from ..core.control.trajectory import Trajectory
 from ..core.sims.base import BaseReadings, JointReadings
 
-MESSAGES = {
-    "sensor_msgs/msg/JointState": JointState,
-    "nav_msgs/msg/Odometry": Odometry,
-    "std_msgs/msg/Float64MultiArray": Float64MultiArray,
-    "geometry_msgs/msg/Twist": Twist,
-    "geometry_msgs/msg/PoseStamped": PoseStamped,
-    "std_msgs/msg/Header": Header,
-}
-
-
 def message_class(msgtype: str):
-    return MESSAGES[msgtype]
+    """The class of the message type the core names as `package/msg/Type`."""
+    package, _, name = msgtype.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
 
 
 def joint_state_message(readings: JointReadings, stamp) -> JointState:

@@ -444,7 +444,7 @@ class ControlLoop:
             if not np.allclose(limited, command, rtol=0.0, atol=1e-6):
                 self.rate_limit_cuts[Mode.EXPLORING if self.mode is Mode.EXPLORING else Mode.PURSUING] += 1
             command = limited
-        command = self.guarded(command, state[self.spec.position_columns])
+        command = self.guarded(command, state[self.spec.guarded_columns])
         trajectory = None
         if self.settings.trajectory_steps:
             trajectory = follow(self.spec.command_mode, state[self.spec.position_columns],
@@ -465,12 +465,11 @@ class ControlLoop:
     def trajectory_commands(self, command: np.ndarray, state: np.ndarray, plan_tail) -> np.ndarray:
         """`trajectory_steps` commands: this one, then the plan's next ones (the last repeated where
         the plan is shorter), each guarded from the positions the ones before it lead to."""
-        positions, commands = state[self.spec.position_columns], [command]
+        positions, commands = state[self.spec.guarded_columns], [command]
         tail = list(plan_tail)
         while len(commands) < self.settings.trajectory_steps:
             following = tail[len(commands) - 1] if len(commands) <= len(tail) else commands[-1]
-            positions = (positions + commands[-1] * self.period if self.spec.command_mode == "velocity"
-                         else commands[-1])
+            positions = self.spec.command.moved(positions, commands[-1], self.period)
             commands.append(self.guarded(np.asarray(following, float), positions))
         return np.array(commands)
 

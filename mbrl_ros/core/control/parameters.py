@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..params import ParameterError, Param, Schema, in_range, non_negative, one_of, positive
+from ..params import ListOf, ParameterError, Param, Schema, in_range, non_negative, one_of, positive
 from ..paths import find_shared_file
 from ..planning.planners import PLANNERS, PlannerConfig
 from ..planning.rollout import PROPAGATIONS
@@ -22,7 +22,7 @@ from ..robots.robot import RobotSpec
 from ..robots.urdf import load_chain
 from ..tasks import TASKS, Task, make_task
 from .exploration import EXPLORERS, make_explorer
-from .guard import GUARDED_MODES, MotionGuard
+from .guard import MotionGuard
 from .limits import CommandLimiter, load_rate_limits
 from .loop import ControlLoop, LoopSettings
 from .mpc import PRECISIONS
@@ -89,6 +89,9 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                          "empty: no box"),
     "ee_box_low": Param([0.0], "low corner of the end-effector box"),
     "ee_box_high": Param([0.0], "high corner of the end-effector box"),
+    "geofence_low": Param(ListOf(float), "a wheeled base: low corner (x, y) of the box its odometry must stay in, "
+                          "m; empty: no geofence"),
+    "geofence_high": Param(ListOf(float), "... and its high corner"),
     "trajectory_steps": Param(5, "with a trajectory output, the control periods each trajectory covers: the "
                               "command and the plan's next ones, ending at rest", in_range(1, 100)),
     **PLANNER_PARAMETERS,
@@ -179,8 +182,11 @@ def rate_limiter(spec: RobotSpec, values: dict) -> CommandLimiter | None:
 
 def motion_guard(spec: RobotSpec, values: dict, limiter: CommandLimiter | None) -> MotionGuard | None:
     """Joint position limits (from the URDF) less a margin and, if configured, an end-effector box,
-    for joint velocity and position commands."""
-    if spec.command_mode not in GUARDED_MODES:
+    for joint velocity and position commands; a wheeled base's geofence, if configured."""
+    dt = 1.0 / values["control_rate"]
+    if spec.command.guarded == "base":
+        return geofence(spec, values, dt)
+    if spec.command.guarded != "joints":
         return None
     end_effector, box = None, None
     if values["ee_box_link"]:
@@ -197,7 +203,21 @@ def motion_guard(spec: RobotSpec, values: dict, limiter: CommandLimiter | None) 
         box = (np.array(low), np.array(high))
     acceleration = limiter.limits.max_change if limiter and spec.command_mode == "velocity" else None
     try:
-        return MotionGuard(spec.command_mode, spec.position_lower, spec.position_upper, values["position_margin"],
-                           1.0 / values["control_rate"], acceleration, end_effector, box)
+        return MotionGuard(spec.command, dt, spec.position_lower, spec.position_upper, values["position_margin"],
+                           acceleration, end_effector, box)
     except ValueError as error:
         raise ParameterError(f"parameter 'position_margin' or the end-effector box: {error}") from error
+
+
+def geofence(spec: RobotSpec, values: dict, dt: float) -> MotionGuard | None:
+    """The box a wheeled base's (x, y) must stay in, or None where none is configured."""
+    low, high = values["geofence_low"], values["geofence_high"]
+    if not low and not high:
+        return None
+    if len(low) != 2 or len(high) != 2:
+        raise ParameterError(f"parameters 'geofence_low' and 'geofence_high' need 2 values (x, y), got {low} and "
+                             f"{high}")
+    try:
+        return MotionGuard(spec.command, dt, point=lambda pose: pose[..., :2], box=(np.array(low), np.array(high)))
+    except ValueError as error:
+        raise ParameterError(f"parameters 'geofence_low' and 'geofence_high': {error}") from error

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..params import ListOf, Param, in_range, one_of, read_parameters
 from ..paths import find_shared_file
-from .commands import ATTITUDE_FIELDS, JOINT_MODES, MODES, ROTOR_NAMES, CommandInterface
+from .commands import MODES, CommandInterface, command_interface
 from .state import JointStateSource, OdometrySource, PoseSource, StateLayout
 from .urdf import UrdfJoint, load_joints
 
@@ -18,7 +18,7 @@ ROBOT_PARAMETERS = {  # besides `urdf` (or `robot_description`, which a node sto
     "command_mode": Param("velocity", "what the commands set", one_of(*MODES)),
     "joints": Param(ListOf(str), "actuated joints, in command order (none for a floating base)"),
     "command_topic": Param("/forward_velocity_controller/commands",
-                           "where commands go: Float64MultiArray, or Twist for attitude commands"),
+                           "where commands go: the command_mode's message (see core/robots/commands.py)"),
     "command_scale": Param(0.5, "share of the URDF velocity or effort limit used", in_range(0.01, 1.0)),
     "state_topic": Param("/joint_states", "JointState input"),
     "object_joints": Param(ListOf(str), "joints of objects in the JointState, such as an encoder's"),
@@ -32,11 +32,6 @@ ROBOT_PARAMETERS = {  # besides `urdf` (or `robot_description`, which a node sto
                               "empty: the middle of the limits"),
     "workspace_span": Param(ListOf(float), "half-width of that box; empty: half the range"),
 }
-BOUNDED_COMMAND_PARAMETERS = {  # rotor and attitude commands, which no URDF bounds
-    "command_low": Param(ListOf(float), "lower command bounds, one per command value"),
-    "command_high": Param(ListOf(float), "upper command bounds, one per command value"),
-    "safe_command": Param(ListOf(float), "command sent when in doubt, one per command value"),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,26 +44,17 @@ class RobotSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> "RobotSpec":
-        """From `urdf` and ROBOT_PARAMETERS (with BOUNDED_COMMAND_PARAMETERS for rotor and attitude
-        commands), as a node declares them or a params file gives them."""
+        """From `urdf`, ROBOT_PARAMETERS and the command interface's own PARAMETERS, as a node
+        declares them or a params file gives them."""
         urdf = params["urdf"]
-        params = read_parameters(ROBOT_PARAMETERS, params) | (
-            {} if params.get("command_mode", ROBOT_PARAMETERS["command_mode"].default) in JOINT_MODES
-            else read_parameters(BOUNDED_COMMAND_PARAMETERS, params))
+        interface = command_interface(params.get("command_mode", ROBOT_PARAMETERS["command_mode"].default))
+        params = read_parameters(ROBOT_PARAMETERS, params) | read_parameters(interface.PARAMETERS, params)
         joints = tuple(params["joints"])
         urdf_joints = read_urdf_joints(urdf)
         missing = [j for j in joints if j not in urdf_joints]
         if missing:
             raise ValueError(f"joints {missing} are not in {urdf}")
-        mode = params["command_mode"]
-        topic = params["command_topic"]
-        if mode in JOINT_MODES:
-            command = joint_command_interface(mode, topic, joints, [urdf_joints[j] for j in joints],
-                                              params["command_scale"])
-        else:
-            names = ROTOR_NAMES if mode == "rotors" else tuple(ATTITUDE_FIELDS)
-            command = CommandInterface(mode, topic, names, *(np.asarray(params[k], float) for k in
-                                                             ("command_low", "command_high", "safe_command")))
+        command = interface.from_params(params, [urdf_joints[j] for j in joints])
         limits = [urdf_joints[j] for j in joints]
         workspace = joint_box(params["workspace_center"] or [(j.lower + j.upper) / 2 for j in limits],
                               params["workspace_span"] or [(j.upper - j.lower) / 2 for j in limits],
@@ -116,6 +102,14 @@ class RobotSpec:
         """State columns of the commanded joints' positions."""
         return self.state.columns(*(f"{j}.position" for j in self.joints))
 
+    @cached_property
+    def guarded_columns(self) -> list[int]:
+        """State columns of what the motion guard watches: the joints' positions, or a wheeled base's
+        x, y and heading (its cosine and sine)."""
+        if self.command.guarded == "base":
+            return self.state.columns("base.x", "base.y", "base.rot_xx", "base.rot_yx")
+        return self.position_columns
+
     def _limits(self, attribute: str) -> np.ndarray:
         joints = read_urdf_joints(self.urdf)
         return np.array([getattr(joints[n], attribute) for n in self.joints])
@@ -144,20 +138,6 @@ class RobotSpec:
         if state is None:
             return None
         return self.command.clamp(state[self.position_columns])
-
-
-def joint_command_interface(mode: str, topic: str, joints: tuple[str, ...], limits: list[UrdfJoint],
-                            scale: float) -> CommandInterface:
-    """Joint commands bounded by the URDF: position limits, or a share of the velocity or effort limit."""
-    if not joints:
-        raise ValueError(f"{mode} commands need `joints`")
-    if not 0.0 < scale <= 1.0:
-        raise ValueError(f"command_scale must be in (0, 1], got {scale}")
-    if mode == "position":
-        low, high = np.array([j.lower for j in limits]), np.array([j.upper for j in limits])
-        return CommandInterface(mode, topic, joints, low, high, None)
-    limit = np.array([j.velocity if mode == "velocity" else j.effort for j in limits]) * scale
-    return CommandInterface(mode, topic, joints, -limit, limit, np.zeros(len(joints)))
 
 
 def joint_box(center, span, lower, upper) -> tuple[np.ndarray, np.ndarray]:
