@@ -4,6 +4,8 @@
   low-pass filtered noise, in any joint command mode.
 - pilot: a drone flown by a safety pilot (a cascaded PID) between random waypoints, with
   low-pass filtered noise on its rotor or attitude commands.
+- drive: a wheeled base driven by a go-to-pose controller between random poses, with low-pass
+  filtered noise on its speed and turn rate.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..robots.state import (
     rotation_from_6d,
 )
 from ..sims.base import BaseReadings
+from ..sims.pose_control import PoseController
 from ..sims.quadrotor import QuadrotorParams
 from ..sims.quadrotor_pid import CascadedPID
 
@@ -122,7 +125,42 @@ class PilotExplorer:
         return self.robot.command.clamp(command)
 
 
-EXPLORERS = {"waypoints": WaypointExplorer, "pilot": PilotExplorer}
+class DriveExplorer:
+    """A wheeled base driven between random poses in a box by the go-to-pose controller, with
+    smooth noise on its commands: the data holds starts, stops, turns on the spot and arcs."""
+
+    PARAMETERS = {
+        "drive_center": Param([0.0, 0.0], "centre (x, y) of the area the base drives in, m"),
+        "drive_span": Param([0.8, 0.8], "half-width of that area, m"),
+        "drive_noise": Param(0.3, "noise on each command, as a share of its range"),
+        "drive_smoothing": Param(0.8, "low-pass filter of that noise per control step: 0 white, towards 1 slower"),
+        "waypoint_seconds": Param(6.0, "seconds before the base heads for a new pose"),
+    }
+
+    def __init__(self, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator):
+        if robot.command.guarded != "base":
+            raise ValueError(f"drive exploration needs base_velocity commands, not {robot.command_mode}")
+        self.robot, self.rng = robot, rng
+        self.controller = PoseController(*robot.command.high)
+        center, span = np.asarray(params["drive_center"], float), np.asarray(params["drive_span"], float)
+        self.box = (center - span, center + span)
+        self.noise = params["drive_noise"] * (robot.command.high - robot.command.low)
+        self.unit_noise = SmoothNoise(robot.command.dim, rng, params["drive_smoothing"])
+        self.waypoint_steps = max(1, int(params["waypoint_seconds"] / dt))
+        self.pose = robot.guarded_columns  # x, y, heading's cosine and sine
+        self.waypoint, self.steps = None, 0
+
+    def __call__(self, state: np.ndarray) -> np.ndarray:
+        x, y, cos, sin = state[self.pose]
+        pose = np.array([x, y, np.arctan2(sin, cos)])
+        if self.waypoint is None or self.steps >= self.waypoint_steps:
+            self.waypoint = np.append(self.rng.uniform(*self.box), self.rng.uniform(-np.pi, np.pi))
+            self.steps = 0
+        self.steps += 1
+        return self.robot.command.clamp(self.controller(pose, self.waypoint) + self.noise * self.unit_noise())
+
+
+EXPLORERS = {"waypoints": WaypointExplorer, "pilot": PilotExplorer, "drive": DriveExplorer}
 
 
 def make_explorer(name: str, robot: RobotSpec, params: dict, dt: float, rng: np.random.Generator):

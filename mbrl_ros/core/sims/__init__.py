@@ -10,13 +10,14 @@ import importlib
 from ..params import Param, in_range, one_of, read_parameters
 from ..robots.robot import RobotSpec
 from .base import BaseReadings, JointReadings, World
+from .diff_drive import DiffDriveSim
 from .fixed_base import RobotSim
 from .hand import HandValveSim
 from .hand_cube import HandCubeSim
 from .quadrotor import QuadrotorSim
 
 WORLDS = {"fixed_base": RobotSim, "quadrotor": QuadrotorSim, "hand_valve": HandValveSim,
-          "hand_cube": HandCubeSim}
+          "hand_cube": HandCubeSim, "diff_drive": DiffDriveSim}
 SIM_PARAMETERS = {  # and the world's own
     "world": Param("", "which simulated world", one_of(*WORLDS)),
     "time_step": Param(1.0 / 240.0, "physics step in seconds", in_range(1e-4, 0.05)),
@@ -25,7 +26,7 @@ SIM_PARAMETERS = {  # and the world's own
 # name -> f(robot, sim_params, goals, goal_seconds, hold_seconds, control_rate) -> figures, among them
 # goal_final_errors: the error left at each goal, in the task's unit. Each is its module's `baseline`,
 # imported when asked for: the valve gait needs torch, which the sim, logger and stand-in do not.
-BASELINES = ("quadrotor_pid", "valve_gait")
+BASELINES = ("quadrotor_pid", "valve_gait", "pose_control")
 
 
 def baseline(name: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..robots.robot import RobotSpec
+from .drive_to import DriveToTask
 from .fly_to import FlyToTask
 from .reach import ReachTask
 from .reorient_cube import ReorientCubeTask
@@ -10,7 +11,7 @@ from .task import BadGoal, Task
 from .turn_valve import TurnValveTask
 
 TASKS: dict[str, type[Task]] = {"reach": ReachTask, "fly_to": FlyToTask, "turn_valve": TurnValveTask,
-                             "reorient_cube": ReorientCubeTask}
+                             "reorient_cube": ReorientCubeTask, "drive_to": DriveToTask}
 
 
 def make_task(name: str, robot: RobotSpec, params: dict, device: str = "cpu") -> Task:
