@@ -41,8 +41,9 @@ def test_below_the_smallest_population_fewer_iterations_and_past_one_iteration_o
     size = choose_size(COST, COST.time(smallest, 2) + 1e-6, CONFIGURED, "float32")
     assert (size.population, size.iterations, size.fit) == (smallest, 2, PlanFit.FEWER_ITERATIONS)
     size = choose_size(COST, COST.fixed, CONFIGURED, "float32")
-    assert (size.population, size.iterations, size.fit) == (smallest, 1, PlanFit.OVER_BUDGET)
-    assert size.predicted > COST.fixed
+    assert (size.population, size.iterations, size.fit) == (400, 1, PlanFit.OVER_BUDGET), \
+        "the fixed part overruns: the configured samples, one iteration"
+    assert size.predicted == pytest.approx(COST.time(400, 1))
 
 
 def test_a_plan_whose_samples_cost_nothing_is_sized_by_its_iterations():
@@ -73,7 +74,8 @@ def test_resized_scales_the_elites_and_keeps_them_below_the_population():
 
 
 def time_by_precision(slowdown: dict):
-    return lambda precision, population, iterations: COST.scaled(slowdown[precision]).time(population, iterations)
+    """Plans that take `slowdown[precision]` x COST's time."""
+    return lambda precision, population, iterations: slowdown[precision] * COST.time(population, iterations)
 
 
 def test_the_faster_precision_is_chosen_by_timing_and_the_configured_one_on_a_tie():
@@ -91,17 +93,27 @@ def test_the_faster_precision_is_chosen_by_timing_and_the_configured_one_on_a_ti
 def test_plans_slowed_by_a_busy_core_shrink_the_plan_and_grow_it_back_when_the_core_is_free():
     sizer = PlanSizer(CONFIGURED, ("float32",), 1.01 * COST.time(400, 4) / PlanSizer.HEADROOM)
     assert sizer.calibrate(time_by_precision({"float32": 1.0})).fit is PlanFit.CONFIGURED
-    for _ in range(PlanSizer.WINDOW - 1):
+    for _ in range(PlanSizer.WINDOW):
         assert sizer.observe(COST.time(400, 4) * 1.1, 4) is None, "within a fifth: no change"
-    assert sizer.observe(COST.time(400, 4) * 1.1, 4) is None
-    busy = [sizer.observe(2 * COST.time(400, 4), 4) for _ in range(PlanSizer.WINDOW)]
+    slower = 0.5 * COST.time(400, 4)  # another process takes half the time the plan had
+    busy = [sizer.observe(COST.time(400, 4) + slower, 4) for _ in range(PlanSizer.WINDOW)]
     assert busy[:-1] == [None] * (PlanSizer.WINDOW - 1), "a window of plans before a change"
     smaller = busy[-1]
     assert smaller is not None and smaller.population < 400 and smaller.fit is PlanFit.FEWER_SAMPLES
-    assert sizer.load == pytest.approx(2.0)
+    assert sizer.cost.fixed == pytest.approx(COST.fixed + slower)
     for _ in range(PlanSizer.WINDOW):
         grown = sizer.observe(COST.time(smaller.population, 4), smaller.iterations)
     assert grown is not None and grown.population == 400 and grown.fit is PlanFit.CONFIGURED
+
+
+def test_a_plan_whose_fixed_part_overruns_keeps_its_samples_and_does_not_swing():
+    """The arm on a slow machine: the fixed part alone is past the budget."""
+    sizer = PlanSizer(CONFIGURED, ("float32",), 0.5 * COST.time(400, 4) / PlanSizer.HEADROOM)
+    sizer.calibrate(time_by_precision({"float32": 1.0}))
+    late = COST.time(400, 1) + COST.time(400, 4)  # far more than predicted, whatever the size
+    sizes = [sizer.observe(late, 1) for _ in range(3 * PlanSizer.WINDOW)]
+    assert [s.fit for s in sizes if s is not None] == [PlanFit.OVER_BUDGET]
+    assert (sizer.size.population, sizer.size.iterations) == (400, 1)
 
 
 def test_plans_cut_by_their_deadline_are_compared_for_the_iterations_they_ran():
@@ -139,6 +151,6 @@ def test_a_deadline_no_plan_can_meet_is_late_on_diagnostics(arm, arm_params):
     r.tick()
     r.give_model()
     assert r.loop.sizer.size.fit is PlanFit.OVER_BUDGET
-    assert (r.loop.mpc.planner.config.population, r.loop.mpc.planner.config.iterations) == (16, 1)
+    assert (r.loop.mpc.planner.config.population, r.loop.mpc.planner.config.iterations) == (64, 1)
     assert r.loop.late()
     assert np.isfinite(r.loop.sizer.timings["float32"])

@@ -253,14 +253,15 @@ class ControlLoop:
         size = sizer.calibrate(time_plan)
         self.sizer = sizer  # once it has a size: /diagnostics reads it from another thread
         self.apply_size(mpc, size)
+        mpc.reset()  # forget the timing plans' warm start
         timings = ", ".join(f"{p} {t * 1000:.1f} ms" for p, t in self.sizer.timings.items())
         self.log.info(f"the configured plan ({configured.population} x {configured.iterations}) takes {timings} "
                       f"here: planning {self.describe_size(size)}")
 
     def apply_size(self, mpc: MPC, size: PlanSize) -> None:
+        """Plan at `size` from the next plan, from the same warm start."""
         mpc.set_precision(size.precision)
         mpc.set_planner_config(size.config(self.sizer.configured))
-        mpc.reset()
 
     def describe_size(self, size: PlanSize) -> str:
         return (f"{size.population} x {size.iterations} in {size.precision}, about {size.predicted * 1000:.1f} ms "
@@ -368,7 +369,7 @@ class ControlLoop:
         resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
         if resize is not None:
             self.apply_size(self.mpc, resize)
-            self.log.info(f"plans took {self.sizer.load:.2f} x the time measured at the start: planning "
+            self.log.info(f"plans' fixed part took {self.sizer.cost.fixed * 1000:.1f} ms: planning "
                           f"{self.describe_size(resize)}")
         if overran:
             self.mode, self.pending = Mode.PLANNER_LATE, None

@@ -7,9 +7,12 @@ When the first model arrives it times plans of a few sizes in each allowed preci
 `time = fixed + iterations x (per_iteration + per_sample x population)`; it keeps the precision
 whose configured plan is fastest, and the most samples (up to the configured number) for which the
 configured iterations end within the budget. Below the smallest population worth sampling it keeps
-that population and runs fewer iterations. While the loop runs, it compares each plan's time with
-the fit's prediction and sizes the plan again when they part by more than a fifth: another
-process took a core, or gave it back.
+that population and runs fewer iterations; where not even one iteration of it fits, the fixed part
+overruns, and the configured samples plan one iteration. While the loop runs, it compares plans'
+times with the fit's prediction; where they part by more than a fifth (another process took a
+core, or gave it back; the timing at start-up ran beside the node's other threads) it takes the
+difference as the fixed part's and sizes the plan again. The fixed part, not the slope: a slope
+fitted to the wrong sizes would make the size swing between small and large.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class PlanFit(enum.Enum):
     CONFIGURED = "configured"  # the config's plan fits
     FEWER_SAMPLES = "fewer_samples"
     FEWER_ITERATIONS = "fewer_iterations"  # the smallest population, and fewer iterations
-    OVER_BUDGET = "over_budget"  # even one iteration of the smallest population does not fit
+    OVER_BUDGET = "over_budget"  # even one iteration of the smallest population does not fit: the
+    # configured samples, one iteration (the time is the fixed part's, which fewer samples do not cut)
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,6 @@ class PlanCost:
 
     def time(self, population: int, iterations: int) -> float:
         return self.fixed + iterations * (self.per_iteration + self.per_sample * population)
-
-    def scaled(self, factor: float) -> PlanCost:
-        return PlanCost(self.fixed * factor, self.per_iteration * factor, self.per_sample * factor)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def smallest_population(configured: PlannerConfig) -> int:
 
 def choose_size(cost: PlanCost, budget: float, configured: PlannerConfig, precision: str) -> PlanSize:
     """The largest plan within `budget` seconds: the configured iterations with as many samples as
-    fit, or, below the smallest population, that population with as many iterations as fit."""
+    fit, or, below the smallest population, that population with as many iterations as fit. Where
+    not even one iteration of it fits, what overruns is the plan's fixed part (the rollout of the
+    chosen plan, the task's kinematics): fewer samples would cut the plan's quality and hardly its
+    time, so the configured samples plan one iteration, and the fit says it is over budget."""
     population, iterations = configured.population, configured.iterations
     smallest = smallest_population(configured)
     if cost.time(population, iterations) <= budget:
@@ -86,10 +90,10 @@ def choose_size(cost: PlanCost, budget: float, configured: PlannerConfig, precis
     if fitting >= smallest:
         return PlanSize(precision, fitting, iterations, PlanFit.FEWER_SAMPLES, cost.time(fitting, iterations))
     one = cost.per_iteration + cost.per_sample * smallest
-    fewer = int((budget - cost.fixed) / one) if one > 0 else iterations
-    fit = PlanFit.FEWER_ITERATIONS if fewer >= 1 else PlanFit.OVER_BUDGET
-    fewer = max(1, min(fewer, iterations))
-    return PlanSize(precision, smallest, fewer, fit, cost.time(smallest, fewer))
+    fewer = min(int((budget - cost.fixed) / one) if one > 0 else iterations, iterations)
+    if fewer < 1:
+        return PlanSize(precision, population, 1, PlanFit.OVER_BUDGET, cost.time(population, 1))
+    return PlanSize(precision, smallest, fewer, PlanFit.FEWER_ITERATIONS, cost.time(smallest, fewer))
 
 
 def fit_cost(time_plan: Callable[[int, int], float], population: int) -> PlanCost:
@@ -115,8 +119,7 @@ class PlanSizer:
         self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
         self.cost: PlanCost | None = None
         self.size: PlanSize | None = None
-        self.load = 1.0  # plans' time now against the fit's
-        self.ratios: deque = deque(maxlen=self.WINDOW)
+        self.excess: deque = deque(maxlen=self.WINDOW)  # s each plan took beyond the prediction
         self.timings: dict[str, float] = {}  # precision -> s of the configured plan, as measured
 
     def calibrate(self, time_plan: Callable[[str, int, int], float]) -> PlanSize:
@@ -125,7 +128,7 @@ class PlanSizer:
                  for p in self.precisions}
         self.timings = {p: c.time(self.configured.population, self.configured.iterations) for p, c in costs.items()}
         precision = min(self.precisions, key=self.timings.get)  # the configured one on a tie
-        self.cost, self.load = costs[precision], 1.0
+        self.cost = costs[precision]
         self.size = choose_size(self.cost, self.budget, self.configured, precision)
         return self.size
 
@@ -134,15 +137,16 @@ class PlanSizer:
         it): the new size where plans' time drifted from the prediction, else None."""
         if self.cost is None or iterations < 1:
             return None
-        self.ratios.append(seconds / self.cost.scaled(self.load).time(self.size.population, iterations))
-        if len(self.ratios) < self.WINDOW:
+        predicted = self.cost.time(self.size.population, iterations)
+        self.excess.append(seconds - predicted)
+        if len(self.excess) < self.WINDOW:
             return None
-        drift = float(np.median(self.ratios))
-        self.ratios.clear()
-        if abs(drift - 1.0) <= self.DRIFT:
+        excess = float(np.median(self.excess))
+        self.excess.clear()
+        if abs(excess) <= self.DRIFT * predicted:
             return None
-        self.load *= drift
-        size = choose_size(self.cost.scaled(self.load), self.budget, self.configured, self.size.precision)
+        self.cost = replace(self.cost, fixed=max(self.cost.fixed + excess, 0.0))
+        size = choose_size(self.cost, self.budget, self.configured, self.size.precision)
         changed = (size.population, size.iterations) != (self.size.population, self.size.iterations)
         self.size = size
         return size if changed else None
