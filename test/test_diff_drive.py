@@ -4,10 +4,11 @@ goals, and the controller's loop learns to reach goal poses from scratch."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
-from geometry_msgs.msg import PoseStamped
 
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.control.loop import Mode
@@ -30,6 +31,14 @@ def params():
 @pytest.fixture(scope="module")
 def base(params) -> RobotSpec:
     return RobotSpec.from_params(params)
+
+
+def pose_stamped() -> SimpleNamespace:
+    """A PoseStamped's fields, as a bag record has them: the task reads and writes only fields
+    (the ROS message itself is tested with the node; this module stays free of ROS)."""
+    return SimpleNamespace(header=SimpleNamespace(frame_id=""),
+                           pose=SimpleNamespace(position=SimpleNamespace(x=0.0, y=0.0, z=0.0),
+                                                orientation=SimpleNamespace(x=0.0, y=0.0, z=0.0, w=1.0)))
 
 
 @pytest.fixture
@@ -63,7 +72,7 @@ def test_the_base_drives_turns_and_stops_when_commands_stop(world):
 def test_goal_poses_are_read_scored_and_refused_in_another_frame(base, params):
     task = make_task("drive_to", base, params)
     goal = np.array([0.5, -0.2, 2.0])
-    msg = task.fill_goal(PoseStamped(), goal)
+    msg = task.fill_goal(pose_stamped(), goal)
     np.testing.assert_allclose(task.goal(msg), goal, atol=1e-9)
     msg.header.frame_id = "map"
     with pytest.raises(BadGoal, match="'odom'"):

@@ -45,7 +45,6 @@ class CommandInterface:
 
     mode: ClassVar[str]
     msgtype: ClassVar[str] = FLOAT_ARRAY
-    per_joint: ClassVar[bool] = False  # one value per actuated joint, bounded by the URDF
     safe_holds_still: ClassVar[bool] = False  # the safe command stops the robot where it is
     guarded: ClassVar[str] = ""  # what the motion guard watches: "joints", "base" or nothing
     PARAMETERS: ClassVar[dict] = BOUNDED_COMMAND_PARAMETERS  # besides the robot's
@@ -108,7 +107,6 @@ class CommandInterface:
 class JointCommands(CommandInterface):
     """One value per joint; bounds from the URDF (a share of the velocity or effort limit)."""
 
-    per_joint = True
     PARAMETERS: ClassVar[dict] = {}  # the robot's command_scale bounds them
 
     @classmethod
