@@ -11,8 +11,9 @@ that population and runs fewer iterations; where not even one iteration of it fi
 overruns, and the configured samples plan one iteration. While the loop runs, it compares plans'
 times with the fit's prediction; where they part by more than a fifth (another process took a
 core, or gave it back; the timing at start-up ran beside the node's other threads) it takes the
-difference as the fixed part's and sizes the plan again. The fixed part, not the slope: a slope
-fitted to the wrong sizes would make the size swing between small and large.
+difference as the fixed part's and sizes the plan again. Where the fixed part is close to the
+budget and the start-up timing misjudged the samples' share, the size can still swing between
+small and large (the arm on a slow machine): the controller's `fit_plan` is off by default.
 """
 
 from __future__ import annotations
