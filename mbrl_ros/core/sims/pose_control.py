@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tasks.drive_to import wrapped
+from ..tasks.drive_to import wrapped, yaw
 
 
 class PoseController:
@@ -47,8 +47,7 @@ class PoseController:
 
 def base_pose(readings) -> np.ndarray:
     """x, y and heading of a base's odometry readings."""
-    x, y, z, w = readings.orientation
-    return np.array([*readings.position[:2], np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))])
+    return np.array([*readings.position[:2], yaw(*readings.orientation)])
 
 
 def baseline(robot, sim_params: dict, goals, goal_seconds: float, hold_seconds: float, rate: float) -> dict:

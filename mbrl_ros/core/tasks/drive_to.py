@@ -16,10 +16,9 @@ from ..robots.state import BASE_POSITION, BASE_VELOCITY, BASE_X_AXIS
 from .task import POSE_STAMPED, BadGoal, Task
 
 
-def heading_of(msg_orientation) -> float:
+def yaw(x: float, y: float, z: float, w: float) -> float:
     """The yaw of a quaternion (x, y, z, w)."""
-    q = msg_orientation
-    return float(np.arctan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)))
+    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
 
 
 def wrapped(angle):
@@ -74,7 +73,8 @@ class DriveToTask(Task):
     def goal(self, msg) -> np.ndarray:
         if msg.header.frame_id not in ("", self.frame):
             raise BadGoal(f"goal in frame '{msg.header.frame_id}': goals must be in '{self.frame}'")
-        goal = np.array([msg.pose.position.x, msg.pose.position.y, heading_of(msg.pose.orientation)], float)
+        q = msg.pose.orientation
+        goal = np.array([msg.pose.position.x, msg.pose.position.y, yaw(q.x, q.y, q.z, q.w)], float)
         if not np.all(np.isfinite(goal)):
             raise BadGoal("goal with a non-finite pose")
         return goal
