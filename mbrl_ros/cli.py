@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .core.params import configured_policy
 from .core.policies import POLICY_USES
 
 
@@ -41,8 +42,9 @@ def cmd_up(args) -> int:
         args.robot = f"{args.robot}_hardware"  # config/<robot>_hardware.yaml: the real robot's topics and safety
     overrides = {"gui": True} if args.gui else {}
     nodes = tuple(n for n in NODES if n != "sim") if args.hardware else NODES
-    if args.policy != "off":
-        overrides["policy"], nodes = args.policy, nodes + ("policy_trainer",)
+    policy = configured_policy(params_file(args), args.policy)
+    if policy != "off":
+        overrides["policy"], nodes = policy, nodes + ("policy_trainer",)
     if args.standin:
         if not args.hardware:
             raise UsageError("--standin stands in for a real robot: use it with --hardware")
@@ -121,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                          "for ~/enable")
     up.add_argument("--standin", action="store_true",
                     help="with --hardware: a stand-in arm as ros2_control presents one, to rehearse without the robot")
-    up.add_argument("--policy", choices=POLICY_USES, default="off",
-                    help="start a policy_trainer too: its policy gives the commands (act) or proposes plans (propose)")
+    up.add_argument("--policy", choices=POLICY_USES,
+                    help="what the controller does with a policy_trainer's policy: act, propose, auto (it acts where "
+                         "plans cannot keep their deadline) or off (default: the config's `policy`)")
     up.set_defaults(run=cmd_up)
 
     demo = sub.add_parser("demo", help="learn a task from scratch and report the result")
@@ -132,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--target-seconds", type=float, help="seconds per goal (default: the robot's config)")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--gui", action="store_true")
-    demo.add_argument("--policy", choices=POLICY_USES, default="off",
-                      help="measure with a distilled policy acting (act) or proposing plans (propose)")
+    demo.add_argument("--policy", choices=POLICY_USES,
+                      help="measure with a distilled policy acting (act), proposing plans (propose), acting where "
+                           "plans cannot keep their deadline (auto), or none (off; default: the config's `policy`)")
     demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser("train", help="train a dynamics model from a rosbag2 recording")

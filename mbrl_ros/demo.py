@@ -23,7 +23,7 @@ from std_msgs.msg import Header, String
 from tqdm import tqdm
 
 from .core.data.bag import RESET_TOPIC
-from .core.params import node_parameters
+from .core.params import configured_policy, node_parameters
 from .core.paths import robot_config
 from .core.robots.joint_state import BadState
 from .core.robots.robot import RobotSpec
@@ -111,6 +111,17 @@ class DemoUser(Node):
         trainer, controller = self.node_status.get("trainer", {}), self.node_status.get("controller", {})
         return trainer.get("data_full") == "True" and controller.get("model_version") == trainer.get("model_version")
 
+    def commanding(self, policy: str) -> bool:
+        """Whether the controller commands as the goals are to be measured: with `policy: auto`, from
+        the planner, or from the policy learned from its model (not exploring while it waits for one);
+        with act or propose, once the first policy has arrived."""
+        controller = self.node_status.get("controller", {})
+        if policy != "auto":
+            return self.policy_path is not None
+        source = controller.get("commands_from")
+        return source == "planner" or (source == "policy" and
+                                       controller.get("policy_version") == controller.get("model_version"))
+
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)
 
@@ -163,10 +174,11 @@ class Scenario:
 
 
 def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_seconds: float | None = None,
-             model_timeout: float = 300.0, seed: int = 1, gui: bool = False, policy: str = "off",
+             model_timeout: float = 300.0, seed: int = 1, gui: bool = False, policy: str | None = None,
              policy_timeout: float = 1800.0) -> dict:
     """Learn the robot's task from scratch through the ROS 2 nodes and measure it. With `policy`
-    act or propose, a policy_trainer runs too, and the goals are measured once its first policy is in use."""
+    act or propose (given, or the config's), a policy_trainer runs too, and the goals are measured once its
+    first policy is in use; with auto, once the controller plans, or acts with the policy of its model."""
     started = time.monotonic()
     params_file = robot_config(robot)
     params = node_parameters(params_file, "controller")
@@ -178,7 +190,7 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     overrides = {"data_dir": str(out_dir / "data"), "checkpoint_dir": str(out_dir / "models")}
     if gui:
         overrides["gui"] = True
-    nodes = NODES
+    nodes, policy = NODES, configured_policy(params_file, policy)
     if policy != "off":
         overrides["policy"], nodes = policy, NODES + ("policy_trainer",)
     rng = np.random.default_rng(seed)
@@ -212,11 +224,12 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
             print(f"final model after {final_model_after:.0f} s: {user.model_path}")
         policy_after = None
         if policy != "off":
-            print(f"random goals until the first policy is in use ({policy}) ...")
-            user.pursue_random_goals_until(lambda: user.policy_path is not None, policy_timeout, "policy", rng,
+            print(f"random goals until the controller commands with the policy or plans (policy: {policy}) ...")
+            user.pursue_random_goals_until(lambda: user.commanding(policy), policy_timeout, "policy", rng,
                                            scenario.target_seconds)
             policy_after = time.monotonic() - started
-            print(f"first policy after {policy_after:.0f} s: {user.policy_path}")
+            source = user.node_status.get("controller", {}).get("commands_from")
+            print(f"commanding from the {source} after {policy_after:.0f} s (newest policy: {user.policy_path})")
         for index, goal in enumerate(tqdm(goals, desc="goals", unit="goal")):
             errors = user.pursue(goal, scenario.target_seconds, curve=curve, index=index, started=started)
             settled = errors[-round(SETTLED_SECONDS / DemoUser.SAMPLE):]
@@ -281,8 +294,8 @@ def print_summary(summary: dict, task) -> None:
               f"{plans['plan_iterations_mean']} iterations (last 200 plans); "
               f"the sim fell {sim.get('seconds_behind_wall_clock', '?')} s behind the wall clock")
     if summary["policy"] != "off":
-        print(f"the goals were pursued with the policy_trainer's policy ({summary['policy']}), the first one after "
-              f"{summary['first_policy_after_s']:.0f} s; command latency is the policy's")
+        print(f"policy: {summary['policy']}; the goals were pursued with commands from the "
+              f"{plans.get('commands_from', '?')}, from {summary['first_policy_after_s']:.0f} s on")
     if summary["hold"]:
         print(f"hold: RMS error {task.describe(summary['hold']['rms_error'])} over {summary['hold']['seconds']:.0f} s")
     if "baseline" in summary:

@@ -124,6 +124,7 @@ def reach_goal(task, rng) -> tuple[np.ndarray, PoseStamped]:
     return goal, msg
 
 
+@pytest.mark.recovery
 @pytest.mark.timeout(360)
 def test_nodes_killed_while_learning_pick_up_where_they_were_and_the_arm_learns_to_reach(ros, tmp_path):
     arm = RobotSpec.from_params(PARAMS)

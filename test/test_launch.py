@@ -52,7 +52,7 @@ class LaunchCase:
 CASES = [
     LaunchCase("arm_sim.launch.py", (), "arm", SIM_NODES),
     LaunchCase("arm_sim.launch.py", ("policy:=act",), "arm", SIM_NODES + ("policy_trainer",), terminal=True),
-    LaunchCase("drone_sim.launch.py", (), "drone", SIM_NODES, terminal=True),
+    LaunchCase("drone_sim.launch.py", (), "drone", SIM_NODES + ("policy_trainer",), terminal=True),  # policy: auto
     LaunchCase("robot_sim.launch.py", ("robot:=drone_attitude",), "drone_attitude", SIM_NODES),
     LaunchCase("hand_sim.launch.py", (), "hand", SIM_NODES),
     LaunchCase("arm_hardware.launch.py", ("standin:=true",), "arm_hardware",

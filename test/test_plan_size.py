@@ -1,21 +1,31 @@
 """Fitting the plan to the machine: the cost model, the size chosen for a budget, the precision
-chosen by timing, resizing when plans' times drift, and the loop planning at the fitted size."""
+chosen by timing, resizing when plans' times drift, the loop planning at the fitted size, and
+`policy: auto` handing the commands to the policy where no plan fits."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
+import torch
 
 from mbrl_ros.core.control.plan_size import (
     PlanCost,
     PlanFit,
     PlanSizer,
     choose_size,
+    fastest_precision,
     fit_cost,
     resized,
     smallest_population,
 )
+from mbrl_ros.core.control.loop import Mode
+from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
+from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.planning.planners import PlannerConfig
+from mbrl_ros.core.policies import PolicyUse
 from test_control_loop import Rig
 
 CONFIGURED = PlannerConfig(horizon=10, population=400, elites=40, iterations=4)
@@ -154,3 +164,68 @@ def test_a_deadline_no_plan_can_meet_is_late_on_diagnostics(arm, arm_params):
     assert (r.loop.mpc.planner.config.population, r.loop.mpc.planner.config.iterations) == (64, 1)
     assert r.loop.late()
     assert np.isfinite(r.loop.sizer.timings["float32"])
+
+
+def test_with_policy_auto_a_plan_too_slow_explores_until_the_policy_then_the_policy_acts(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
+    r = Rig(arm, arm_params, mpc_options=dict(config=config), policy_use=PolicyUse.AUTO, control_rate=1000.0,
+            deadline_fraction=0.1)  # 85 microseconds: no plan fits
+    r.tick()
+    r.give_model()
+    assert r.loop.plan_too_slow and any("the policy will give the commands" in line for _, line in r.log.lines)
+    goal = r.reachable_goal()
+    low, high = arm.workspace
+    inside = (low + high) / 2
+    assert len(r.tick(inside)) == 1 and r.loop.mode is Mode.EXPLORING and not r.loop.iterations, \
+        "no plan is flown: the explorer goes on"
+    assert r.loop.diagnostics()["commands_from"] == "explorer"
+    r.give_policy(goal)
+    assert len(r.tick(inside)) == 1 and r.loop.mode is Mode.PURSUING and list(r.loop.iterations) == [0], \
+        "one forward pass of the policy"
+    assert r.loop.diagnostics()["commands_from"] == "policy"
+
+
+def test_with_policy_auto_a_plan_that_fits_is_flown_and_the_policy_waits(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
+    r = Rig(arm, arm_params, mpc_options=dict(config=config), policy_use=PolicyUse.AUTO, control_rate=0.5,
+            deadline_fraction=0.8)  # 1.6 s: every plan fits
+    r.tick()
+    r.give_model()
+    goal = r.reachable_goal()
+    r.give_policy(goal)
+    r.tick()
+    assert r.loop.sizer.size.fit is PlanFit.CONFIGURED and r.loop.iterations[-1] == 3
+    assert r.loop.diagnostics()["commands_from"] == "planner"
+
+
+def test_labels_are_planned_in_the_faster_precision_here(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=2)
+    r = Rig(arm, arm_params, mpc_options=dict(config=config, rollout_precision="bfloat16"))
+    r.tick()
+    r.give_model()
+    mpc = r.loop.mpc
+    times = fastest_precision(mpc, r.state(), r.reachable_goal())
+    assert set(times) == {"bfloat16", "float32"} and all(t > 0 for t in times.values())
+    assert mpc.precision == min(times, key=times.get)
+
+
+def test_a_fit_in_the_background_explores_meanwhile_then_plans_with_the_newest_model(arm, arm_params):
+    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
+    r = Rig(arm, arm_params, mpc_options=dict(config=config), fit_plan=True, deadline_fraction=0.8)
+    r.tick()
+    go_on, fit = threading.Event(), r.loop.fit_plan
+    r.loop.fit_plan = lambda mpc: (go_on.wait(10.0), fit(mpc))  # the test says when the timing ends
+    torch.manual_seed(1)
+    first = DynamicsLearner(arm.model_signature(), 1.0 / 20.0, ModelConfig(2, 16, 1), TrainConfig()).model
+    second = DynamicsLearner(arm.model_signature(), 1.0 / 20.0, ModelConfig(2, 16, 1), TrainConfig()).model
+    r.loop.use_model(first, background=True)
+    assert r.loop.fitting and r.loop.mpc is None
+    assert len(r.tick()) == 1 and r.loop.mode is Mode.EXPLORING, "state keeps coming, and the robot explores"
+    r.loop.use_model(second, background=True)  # arrives during the fit
+    go_on.set()
+    for _ in range(200):
+        if r.loop.mpc is not None:
+            break
+        time.sleep(0.05)
+    assert r.loop.mpc is not None and r.loop.mpc.model is second and not r.loop.fitting
+    assert r.loop.sizer is not None and r.loop.commander.value == "planner"

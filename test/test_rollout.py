@@ -93,6 +93,26 @@ def test_fast_path_matches_step_by_step_prediction():
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
 
 
+def test_the_expectation_fast_path_matches_step_by_step_prediction():
+    """expectation without sampling takes GaussianEnsemble.rollout_expectation; it must equal the
+    members' predict() averaged step by step, and their variance (with a continuous joint's angle,
+    sine and cosine among the state's columns, as a valve's)."""
+    torch.manual_seed(0)
+    model = GaussianEnsemble(6, 3, members=5, hidden=32, layers=3, angle_columns=((0, 1, 2),)).eval()
+    model.set_normalization(torch.randn(200, 9) * 3 + 1, torch.randn(200, 6) * 0.1 + 0.05)
+    state, actions = torch.randn(6), torch.randn(4, 7, 3)
+    states, disagreement = rollout(model, state, actions, "expectation", with_disagreement=True)
+    expected, spread = [state.expand(4, -1)], []
+    with torch.no_grad():
+        for t in range(7):
+            means, _ = model.predict(expected[-1].expand(5, -1, -1), actions[:, t].expand(5, -1, -1))
+            spread.append(means.var(0).sum(-1))
+            expected.append(means.mean(0))
+    torch.testing.assert_close(states, torch.stack(expected, 1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(disagreement, torch.stack(spread, 1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(rollout(model, state, actions, "expectation"), states)
+
+
 def test_bfloat16_products_keep_float32_states_and_stay_close():
     torch.manual_seed(0)
     model = GaussianEnsemble(6, 3, members=5, hidden=32, layers=3).eval()

@@ -22,6 +22,12 @@ def node_parameters(params_file: str | Path, node_name: str) -> dict[str, Any]:
     return merged
 
 
+def configured_policy(params_file: str | Path, given: str | None = None) -> str:
+    """What the controller does with a policy (its `policy` parameter): `given`, else the params
+    file's, else off. Unless it is off, a policy_trainer runs beside the controller."""
+    return given or node_parameters(params_file, "controller").get("policy", "off")
+
+
 class ListOf(list):
     """An empty list default that says what its elements must be: `ListOf(float)`."""
 

@@ -138,7 +138,7 @@ class ControllerNode(CheckedNode):
             self.get_logger().info(f"new goal {np.round(goal, 3).tolist()}")
 
     def use_model(self, model, metadata, path: str) -> None:
-        self.loop.use_model(model)
+        self.loop.use_model(model, background=True)  # not blocking the state's callbacks while plans are timed
         self.model_version, self.model_path = int(metadata.get("version", 0)), path
         self.get_logger().info(f"loaded model version {self.model_version} from {path}")
 

@@ -1,12 +1,13 @@
 """policy_trainer: on each new model, learns a policy from it and announces it, as the trainer does models.
 
 `method: distill`: DAgger on the learned model (core/policies/distill.py), the controller's planner
-labelling the states the policy visits, from the states the logger recorded. `method: mbpo`: soft
+labelling the states the policy visits, from the states the logger recorded, one round per poll: a
+model arriving meanwhile is distilled from instead, from the policy so far. `method: mbpo`: soft
 actor-critic on short rollouts branched from recorded states through the model
 (core/policies/mbpo.py), going on from where the last model left it. Each policy is written
 atomically as policy_<model version>.pt next to the models, its path published on /mbrl/policy and
-its bytes on /mbrl/policy_data (transient local), where a controller with `policy: act` or
-`propose` picks it up; with mbpo, the actor-critic's value function too, as value_<version>.pt on
+its bytes on /mbrl/policy_data (transient local), where a controller with `policy: act`, `propose`
+or `auto` picks it up; with mbpo, the actor-critic's value function too, as value_<version>.pt on
 /mbrl/value, for a controller that plans with it beyond its horizon (`terminal_value_weight`).
 Both methods take minutes of CPU: the node runs niced, with its own torch threads, so that the
 controller keeps its deadlines.
@@ -21,13 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from ..core.control.mpc import MPC
+from ..core.control.plan_size import fastest_precision
 from ..core.control.parameters import make_controller_task, read_planner, read_task
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import save_checkpoint
 from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import incompatibility, torch_device
-from ..core.policies.distill import DistillConfig, distill
+from ..core.policies.distill import DistillConfig, Distillation
 from ..core.policies.mbpo import MBPO, MBPOConfig
 from ..core.policies.policy import new_policy
 from ..core.policies.sac import SAC, SACConfig
@@ -89,7 +91,9 @@ class PolicyTrainerNode(CheckedNode):
 
         self.data = RecordedData(spec.state, spec.command, self.dt, reset_topic)
         self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
-        self.learned_version = 0
+        self.distillation: Distillation | None = None  # under way, from model `distilled_version`
+        self.learned_version = self.distilled_version = 0
+        self.started = time.monotonic()
         self.policies = CheckpointAnnouncer(self, self.policy_topics())
         self.values = CheckpointAnnouncer(self, self.value_topics())
         CheckpointInbox(self, GaussianEnsemble, "model", self.model_topics(), self.checkpoint_dir / "received",
@@ -117,17 +121,14 @@ class PolicyTrainerNode(CheckedNode):
             "policy_version": self.learned_version}))
 
     def learn(self) -> None:
-        """A policy from the newest model, written and announced; a failure is said, and the next
-        model tried."""
-        self.data.refresh(self.data_dir)
-        data = self.data.transitions()
-        if len(data) == 0:
-            self.status = (WARN, f"no recorded states in {self.data_dir} to start rollouts from", {})
-            return
-        version, started = self.model_version, time.monotonic()
-        self.get_logger().info(f"{self.method}: model {version}, {len(data)} recorded transitions")
+        """A slice of learning from the newest model: one DAgger round (distill; a newer model arriving
+        between rounds is distilled from instead), or all of MBPO's updates. Once done, the policy is
+        written and announced; a failure is said, and the next model tried."""
+        version = self.model_version
         try:
-            summary = self.distill(data) if self.method == "distill" else self.train_mbpo(data)
+            summary = self.distill_round() if self.method == "distill" else self.train_mbpo()
+            if summary is None:
+                return  # rounds to go, or no data yet
             metadata = {**self.spec.model_signature(), "dt": self.dt, "version": version,
                         "task": type(self.task).__name__, "method": self.method, "summary": summary}
             path = save_checkpoint(self.checkpoint_dir / f"policy_{version:04d}.pt", self.policy, metadata)
@@ -137,21 +138,54 @@ class PolicyTrainerNode(CheckedNode):
         except Exception as error:  # e.g. a full disk: report, and try again with the next model
             self.status = (ERROR, f"{self.method} failed: {error}", {})
             self.get_logger().error(f"{self.method} failed: {error}")
-            self.learned_version = version
+            self.learned_version, self.distillation = version, None
             return
         self.learned_version = version
         self.policies.announce(path)
         self.status = (OK, "policy ready", {k: f"{v:.4g}" if isinstance(v, float) else str(v)
                                             for k, v in summary.items()})
-        self.get_logger().info(f"policy {version} after {time.monotonic() - started:.0f} s ({summary}) -> {path}")
+        self.get_logger().info(f"policy {version} after {time.monotonic() - self.started:.0f} s ({summary}) -> "
+                               f"{path}")
 
-    def distill(self, data) -> dict:
-        mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
-                  seed=self.distill_config.seed)
-        self.policy, history = distill(mpc, data.states, self.distill_config, self.policy, self.report)
-        return {"labels": history[-1]["labels"], "held_out_error": history[-1]["held_out_error"]}
+    def recorded(self):
+        """The recorded transitions rollouts start from, or None (said on the status) where there are none."""
+        self.data.refresh(self.data_dir)
+        data = self.data.transitions()
+        if len(data) == 0:
+            self.status = (WARN, f"no recorded states in {self.data_dir} to start rollouts from", {})
+            return None
+        self.get_logger().info(f"{self.method}: model {self.model_version}, {len(data)} recorded transitions")
+        self.started = time.monotonic()
+        return data
 
-    def train_mbpo(self, data) -> dict:
+    def distill_round(self) -> dict | None:
+        """One DAgger round; the summary once the last is done, else None."""
+        if self.distillation is None or self.distilled_version != self.model_version:
+            data = self.recorded()
+            if data is None:
+                return None
+            if self.distillation is not None:
+                self.get_logger().info(f"model {self.model_version} arrived: distilling from it instead of model "
+                                       f"{self.distilled_version}, from the policy so far")
+            mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
+                      seed=self.distill_config.seed)
+            times = fastest_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
+            self.get_logger().info("labelling in " + mpc.precision + " (a plan takes " + ", ".join(
+                f"{p} {t * 1000:.1f} ms" for p, t in times.items()) + " here)")
+            warm = self.distillation.policy if self.distillation is not None else self.policy
+            self.distillation = Distillation(mpc, data.states, self.distill_config, warm)
+            self.distilled_version = self.model_version
+        self.report(self.distillation.next_round())
+        if not self.distillation.done:
+            return None
+        self.policy, last = self.distillation.policy, self.distillation.history[-1]
+        self.distillation = None
+        return {"labels": last["labels"], "held_out_error": last["held_out_error"]}
+
+    def train_mbpo(self) -> dict | None:
+        data = self.recorded()
+        if data is None:
+            return None
         if self.mbpo is None:
             low, high = (self.task.tensor(b) for b in self.spec.planning_bounds)
             self.policy = new_policy(self.task, data.states, low, high, self.hidden, self.layers,

@@ -75,6 +75,14 @@ DESCRIPTIONS = {
 }
 
 
+class Commander(enum.Enum):
+    """Where the commands come from; /diagnostics reports the value as `commands_from`."""
+
+    EXPLORER = "explorer"
+    PLANNER = "planner"
+    POLICY = "policy"
+
+
 class Log(Protocol):
     """rclpy's logger, or anything with its methods (`throttle_duration_sec` may be ignored)."""
 
@@ -116,6 +124,8 @@ class ControlLoop:
         self.period = 1.0 / settings.control_rate  # of the loop: shorter where a policy acts faster
 
         self.mpc: MPC | None = None
+        self.model_lock = threading.Lock()  # the learned parts, which callbacks and the fit swap
+        self.newest_model, self.fitting = None, False
         self.sizer: PlanSizer | None = None
         self.policy: Policy | None = None
         self.value = None
@@ -221,19 +231,60 @@ class ControlLoop:
         hold = self.task.hold_goal(state)
         return hold if hold is not None else self.task.random_goal(self.rng)
 
-    def use_model(self, model) -> None:
-        """Plan with `model` from the next tick. The first one's plans are first fitted to the
-        deadline (fit_plan), which takes a few seconds of timing plans while exploration goes on."""
-        if self.mpc is None:
-            mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
+    def use_model(self, model, background: bool = False) -> None:
+        """Plan with `model` from the next tick. The first model's plans are first fitted to the
+        deadline (fit_plan): seconds of timing plans, while exploration goes on; `background` times
+        them on a thread of their own (a node's executor must go on taking the state meanwhile). A
+        model arriving during the fit is planned with once it is done."""
+        with self.model_lock:
+            self.newest_model = model
+            if self.mpc is not None:
+                self.mpc.set_model(model)
+                return
+            if self.fitting:
+                return
+            self.fitting = self.fits_plan
+        mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
+        if not self.fitting:
+            self.start_planning(mpc)
+        elif background:
+            threading.Thread(target=self.fit_then_plan, args=(mpc,), name="fit_plan", daemon=True).start()
+        else:
+            self.fit_then_plan(mpc)
+
+    def fit_then_plan(self, mpc: MPC) -> None:
+        self.fit_plan(mpc)
+        self.start_planning(mpc)
+
+    def start_planning(self, mpc: MPC) -> None:
+        """Plan with `mpc` from the next tick, with the newest model, policy and value function."""
+        with self.model_lock:
+            mpc.set_model(self.newest_model)
             if self.settings.policy_use is PolicyUse.PROPOSE and self.policy is not None:
                 mpc.set_policy(self.policy)
             mpc.set_terminal_value(self.value, self.settings.terminal_value_weight)
-            if self.settings.fit_plan and self.settings.deadline_fraction:
-                self.fit_plan(mpc)
-            self.mpc = mpc
-        else:
-            self.mpc.set_model(model)
+            self.mpc, self.fitting = mpc, False
+
+    @property
+    def fits_plan(self) -> bool:
+        """Whether plans are fitted to the deadline on this machine (`policy: auto` needs the fit)."""
+        fitted = self.settings.fit_plan or self.settings.policy_use is PolicyUse.AUTO
+        return fitted and bool(self.settings.deadline_fraction)
+
+    @property
+    def plan_too_slow(self) -> bool:
+        """Whether even the smallest plan is predicted to overrun its budget here."""
+        return self.sizer is not None and self.sizer.size.fit is PlanFit.OVER_BUDGET
+
+    @property
+    def commander(self) -> Commander:
+        """Where the next command comes from: exploration until a model (and, with `policy: auto`,
+        until a policy where plans cannot keep the deadline), then the planner or the policy."""
+        use = self.settings.policy_use
+        if self.mpc is None or (use is PolicyUse.AUTO and self.plan_too_slow and self.policy is None):
+            return Commander.EXPLORER
+        acting = use is PolicyUse.ACT or (use is PolicyUse.AUTO and self.plan_too_slow)
+        return Commander.POLICY if acting and self.policy is not None else Commander.PLANNER
 
     def fit_plan(self, mpc: MPC) -> None:
         """Time `mpc`'s plans from the newest state and choose their precision and size."""
@@ -257,6 +308,9 @@ class ControlLoop:
         timings = ", ".join(f"{p} {t * 1000:.1f} ms" for p, t in self.sizer.timings.items())
         self.log.info(f"the configured plan ({configured.population} x {configured.iterations}) takes {timings} "
                       f"here: planning {self.describe_size(size)}")
+        if self.plan_too_slow and self.settings.policy_use is PolicyUse.AUTO:
+            self.log.warning("plans cannot keep their deadline on this machine: the policy will give the "
+                             "commands (policy: auto), and until it arrives the robot goes on exploring")
 
     def apply_size(self, mpc: MPC, size: PlanSize) -> None:
         """Plan at `size` from the next plan, from the same warm start."""
@@ -269,17 +323,19 @@ class ControlLoop:
 
     def use_policy(self, policy: Policy) -> None:
         """Act or propose with `policy` from the next tick; acting, at `policy_rate`."""
-        self.policy = policy.eval()
-        if self.settings.policy_use is PolicyUse.PROPOSE and self.mpc is not None:
-            self.mpc.set_policy(policy)
+        with self.model_lock:
+            self.policy = policy.eval()
+            if self.settings.policy_use is PolicyUse.PROPOSE and self.mpc is not None:
+                self.mpc.set_policy(policy)
         if self.settings.policy_use is PolicyUse.ACT and self.settings.policy_rate:
             self.set_period(1.0 / self.settings.policy_rate)
 
     def use_value(self, value) -> None:
         """Plan with `value` beyond the horizon from the next plan."""
-        self.value = value.eval()
-        if self.mpc is not None:
-            self.mpc.set_terminal_value(self.value, self.settings.terminal_value_weight)
+        with self.model_lock:
+            self.value = value.eval()
+            if self.mpc is not None:
+                self.mpc.set_terminal_value(self.value, self.settings.terminal_value_weight)
 
     def set_period(self, period: float) -> None:
         """Step, and judge rate limits and motion, at this period from now on."""
@@ -309,7 +365,7 @@ class ControlLoop:
             self.pending = None
             self.send_safe(state)
             return
-        if self.mpc is None:
+        if self.commander is Commander.EXPLORER:
             self.mode = Mode.EXPLORING
             self.send(self.explorer(state), state)
             return
@@ -339,7 +395,7 @@ class ControlLoop:
         if goal is not self.planned_goal:
             self.mpc.reset()
             self.planned_goal = goal
-        if self.settings.policy_use is PolicyUse.ACT and self.policy is not None:
+        if self.commander is Commander.POLICY:
             if self.spec.in_workspace(state):
                 self.act_with_policy(state, goal)
                 return
@@ -513,7 +569,7 @@ class ControlLoop:
 
     def diagnostics(self) -> dict:
         """What /diagnostics reports of the loop."""
-        values = {"mode": self.mode.value, "armed": self.arming.armed,
+        values = {"mode": self.mode.value, "commands_from": self.commander.value, "armed": self.arming.armed,
                   "plan_disagreement": f"{self.disagreement:.3g}", "guard_cuts": self.guard_cuts,
                   "rate_limit_cuts_planned": self.rate_limit_cuts[Mode.PURSUING],
                   "rate_limit_cuts_exploring": self.rate_limit_cuts[Mode.EXPLORING],

@@ -34,7 +34,11 @@ class MPC:
     (PlannerConfig.proposal_share of its candidates).
     With a terminal value (set_terminal_value: an actor-critic's value), each candidate's cost is
     lowered by weight x the value of where it ends: what lies beyond the horizon.
+    A deadline is for the whole of `act`: the planner stops early enough to leave the check of the
+    chosen plan (its path, disagreement and settling) the time it has been taking.
     """
+
+    CHECK_SMOOTHING = 0.2  # weight of the newest check's time in the time left for it
 
     def __init__(self, task: Task, low: np.ndarray, high: np.ndarray, model: GaussianEnsemble,
                  config: PlannerConfig = PlannerConfig(), planner: str = "cem", propagation: str = "ts_inf",
@@ -50,6 +54,7 @@ class MPC:
         if max_action_change is not None:
             self.planner.max_step = task.tensor(max_action_change)
         self.policy, self.terminal_value, self.terminal_weight = None, None, 0.0
+        self.checking = 0.0  # s the check after a plan takes, smoothed: the planner's deadline leaves it that
         self.set_model(model)
 
     def check_precision(self, precision: str) -> str:
@@ -131,31 +136,34 @@ class MPC:
                 costs = cost(states, actions, goal_t)
             return costs + self.beyond_horizon(states[:, -1], goal_t)
 
-        plan, info = self.planner.plan(evaluate, deadline)
-        info["settled"] = False
-        if hold is not None and self.hold_tolerance > 0 and self.within_goal(state, goal):
-            plan, info["settled"] = self.planner.clamp(self.task.tensor(hold).expand_as(plan)), True
-        elif hold is not None and self.settle_margin > 0:
-            plan, info["settled"] = self.settle(state_t, goal_t, plan, self.task.tensor(hold))
-        predicted, disagreement = rollout(self.model, state_t, plan[None], "expectation", with_disagreement=True)
-        info["plan_points"] = self.task.plan_points(predicted[0])
-        info["disagreement"] = float(disagreement.mean())
-        info["actions"] = plan.cpu().numpy().astype(float)
+        plan, info = self.planner.plan(evaluate, None if deadline is None else deadline - self.checking)
+        planned = time.monotonic()
+        # The check: the chosen plan through the ensemble's mean, for its path and the members'
+        # disagreement along it; where the robot may settle, holding still is checked beside it.
+        candidates, info["settled"] = plan[None], False
+        if hold is not None and self.holds:
+            holding = self.planner.clamp(self.task.tensor(hold).expand_as(plan))
+            if self.hold_tolerance > 0 and self.within_goal(state, goal):
+                candidates, info["settled"] = holding[None], True
+            elif self.settle_margin > 0:
+                candidates = torch.stack([plan, holding])
+        predicted, disagreement = rollout(self.model, state_t, candidates, "expectation", with_disagreement=True)
+        chosen = self.settle(candidates, predicted, goal_t) if len(candidates) == 2 else 0
+        info["settled"] = info["settled"] or chosen == 1
+        info["plan_points"] = self.task.plan_points(predicted[chosen])
+        info["disagreement"] = float(disagreement[chosen].mean())
+        info["actions"] = candidates[chosen].cpu().numpy().astype(float)
+        self.checking += self.CHECK_SMOOTHING * (time.monotonic() - planned - self.checking)
         info["latency"] = time.monotonic() - started
         return info["actions"][0], info
 
-    def settle(self, state: torch.Tensor, goal: torch.Tensor, plan: torch.Tensor,
-               hold: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """The plan, or holding still (reached within the rate limits) where the model predicts the plan
-        saves less than `settle_margin` of cost over holding. A sampled plan always promises some small
-        gain; chasing each such gain, based on a model's error of a few millimetres, keeps a robot
-        at its goal moving. Compared by the ensemble's mean prediction, with no sampling noise."""
-        holding = self.planner.clamp(hold.expand_as(plan))
-        candidates = torch.stack([plan, holding])
-        costs = self.task.cost(rollout(self.model, state, candidates, "expectation"), candidates, goal)
-        if float(costs[1]) <= float(costs[0]) + self.settle_margin:
-            return holding, True
-        return plan, False
+    def settle(self, candidates: torch.Tensor, predicted: torch.Tensor, goal: torch.Tensor) -> int:
+        """1 (holding still, reached within the rate limits) where the model predicts the plan (0)
+        saves less than `settle_margin` of cost over holding, else 0. A sampled plan always promises
+        some small gain; chasing each such gain, based on a model's error of a few millimetres, keeps
+        a robot at its goal moving. Compared by the ensemble's mean prediction, with no sampling noise."""
+        costs = self.task.cost(predicted, candidates, goal)
+        return int(float(costs[1]) <= float(costs[0]) + self.settle_margin)
 
     def within_goal(self, state: np.ndarray, goal: np.ndarray) -> bool:
         """Whether the robot is at the goal: once the task's error is within `hold_tolerance`, until

@@ -5,6 +5,7 @@ All members run in one batched matmul per layer: inputs are shaped (members, bat
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -148,11 +149,34 @@ class GaussianEnsemble(nn.Module):
             states = [state]
             for t in range(horizon):
                 x = F.silu(torch.baddbmm(action_part[:, t], state.to(dtype), state_weight), inplace=inplace)
-                for layer in self.layers[1:]:
+                for layer in itertools.islice(self.layers, 1, None):  # slicing builds a ModuleList
                     x = F.silu(torch.baddbmm(layer.bias, x, layer.weight), inplace=inplace)
                 state = self.with_angle_features(state + torch.baddbmm(head_bias, x, head_weight))
                 states.append(state)
             return torch.stack(states, dim=2)
+
+    def rollout_expectation(self, state: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The check of a chosen plan: every member predicts from the same state, which moves on as
+        their mean. States (N, H+1, S) under actions (N, H, A) from `state` (N, S), and the members'
+        disagreement at each step (N, H): the summed variance of their predictions. Equal to repeated
+        `predict` means, with rollout_means's folded weights: a few products a step instead of the
+        whole network's bookkeeping, which dominates for the one or two sequences checked."""
+        with differentiable_in(state, actions):
+            n, horizon, action_dim = actions.shape
+            state_weight, action_weight, first_bias = self._folded_input_layer()
+            head_weight, head_bias = self._folded_head()
+            step_major = actions.transpose(0, 1).reshape(1, horizon * n, action_dim).expand(self.members, -1, -1)
+            action_part = torch.baddbmm(first_bias, step_major, action_weight).view(self.members, horizon, n, -1)
+            states, disagreement = [state], []
+            for t in range(horizon):
+                x = F.silu(torch.baddbmm(action_part[:, t], state.expand(self.members, -1, -1), state_weight))
+                for layer in itertools.islice(self.layers, 1, None):  # slicing builds a ModuleList
+                    x = F.silu(torch.baddbmm(layer.bias, x, layer.weight))
+                predictions = self.with_angle_features(state + torch.baddbmm(head_bias, x, head_weight))
+                disagreement.append(predictions.var(0).sum(-1))
+                state = predictions.mean(0)
+                states.append(state)
+            return torch.stack(states, dim=1), torch.stack(disagreement, dim=1)
 
     def _folded_input_layer(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer's state weight, action weight and bias, for inputs in the data's units."""

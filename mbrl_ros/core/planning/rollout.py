@@ -55,6 +55,9 @@ def rollout(model: GaussianEnsemble, initial_state: torch.Tensor, actions: torch
                          with_disagreement)
         return tuple(p[:n] for p in padded) if with_disagreement else padded[:n]
     state = initial_state.expand(n, -1)
+    if propagation == "expectation" and not sample:
+        states, disagreement = model.rollout_expectation(state, actions)
+        return (states, disagreement) if with_disagreement else states
     if propagation == "ts_inf" and not sample and not with_disagreement:
         shares = n // members
         grouped = model.rollout_means(state.reshape(members, shares, -1),

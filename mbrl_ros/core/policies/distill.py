@@ -103,28 +103,46 @@ def fit(policy: Policy, labels: Labels, config: DistillConfig, rng: np.random.Ge
     return best
 
 
+class Distillation:
+    """DAgger from the recorded states `starts` (N, S), one round at a time (`next_round`), so that a
+    node can stop between rounds when a newer model arrives; continues training `policy` where given."""
+
+    def __init__(self, mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
+                 policy: Policy | None = None):
+        self.mpc, self.starts, self.config = mpc, starts, config
+        self.rng = np.random.default_rng(config.seed)
+        torch.manual_seed(config.seed)
+        self.fresh = policy is None
+        self.policy = policy or new_policy(mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden,
+                                           config.layers, np.random.default_rng(config.seed + 1))
+        self.labels, self.history, self.started = Labels(), [], time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        return len(self.history) >= self.config.rounds
+
+    def next_round(self) -> dict:
+        """Label the states of this round's rollouts and train on all labels so far; its summary."""
+        actor = None if self.fresh and not self.history else self.policy
+        for _ in range(self.config.rollouts):
+            start, goal = self.starts[self.rng.integers(len(self.starts))], self.mpc.task.random_goal(self.rng)
+            label_rollout(self.mpc, start, goal, self.config.steps, self.labels, actor)
+        self.policy.train()
+        error = fit(self.policy, self.labels, self.config, self.rng)
+        self.policy.eval()
+        self.history.append({"round": len(self.history) + 1, "labels": len(self.labels), "held_out_error": error,
+                             "seconds": time.monotonic() - self.started})
+        return self.history[-1]
+
+
 def distill(mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
             policy: Policy | None = None, on_round=None) -> tuple[Policy, list[dict]]:
     """A policy that imitates `mpc` (its planner, model and task) from the recorded states `starts`
     (N, S); continues training `policy` where given. `on_round(summary)` reports progress. Returns
     the policy and one summary per round."""
-    rng = np.random.default_rng(config.seed)
-    torch.manual_seed(config.seed)
-    fresh = policy is None
-    if fresh:
-        policy = new_policy(mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden, config.layers,
-                            np.random.default_rng(config.seed + 1))
-    labels, history, started = Labels(), [], time.monotonic()
-    for round_ in range(config.rounds):
-        actor = None if fresh and round_ == 0 else policy
-        for _ in range(config.rollouts):
-            start, goal = starts[rng.integers(len(starts))], mpc.task.random_goal(rng)
-            label_rollout(mpc, start, goal, config.steps, labels, actor)
-        policy.train()
-        error = fit(policy, labels, config, rng)
-        policy.eval()
-        history.append({"round": round_ + 1, "labels": len(labels), "held_out_error": error,
-                        "seconds": time.monotonic() - started})
+    distillation = Distillation(mpc, starts, config, policy)
+    while not distillation.done:
+        summary = distillation.next_round()
         if on_round is not None:
-            on_round(history[-1])
-    return policy, history
+            on_round(summary)
+    return distillation.policy, distillation.history
