@@ -166,12 +166,18 @@ def test_a_deadline_no_plan_can_meet_is_late_on_diagnostics(arm, arm_params):
     assert np.isfinite(r.loop.sizer.timings["float32"])
 
 
-def test_with_policy_auto_a_plan_too_slow_explores_until_the_policy_then_the_policy_acts(arm, arm_params):
+def auto_rig(arm, arm_params, control_rate: float, deadline_fraction: float) -> Rig:
+    """A loop with `policy: auto` and its first model, its plans fitted to this deadline."""
     config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
-    r = Rig(arm, arm_params, mpc_options=dict(config=config), policy_use=PolicyUse.AUTO, control_rate=1000.0,
-            deadline_fraction=0.1)  # 85 microseconds: no plan fits
+    r = Rig(arm, arm_params, mpc_options=dict(config=config), policy_use=PolicyUse.AUTO, control_rate=control_rate,
+            deadline_fraction=deadline_fraction)
     r.tick()
     r.give_model()
+    return r
+
+
+def test_with_policy_auto_a_plan_too_slow_explores_until_the_policy_then_the_policy_acts(arm, arm_params):
+    r = auto_rig(arm, arm_params, control_rate=1000.0, deadline_fraction=0.1)  # 85 microseconds: no plan fits
     assert r.loop.plan_too_slow and any("the policy will give the commands" in line for _, line in r.log.lines)
     goal = r.reachable_goal()
     low, high = arm.workspace
@@ -186,13 +192,8 @@ def test_with_policy_auto_a_plan_too_slow_explores_until_the_policy_then_the_pol
 
 
 def test_with_policy_auto_a_plan_that_fits_is_flown_and_the_policy_waits(arm, arm_params):
-    config = PlannerConfig(horizon=3, population=64, elites=8, iterations=3)
-    r = Rig(arm, arm_params, mpc_options=dict(config=config), policy_use=PolicyUse.AUTO, control_rate=0.5,
-            deadline_fraction=0.8)  # 1.6 s: every plan fits
-    r.tick()
-    r.give_model()
-    goal = r.reachable_goal()
-    r.give_policy(goal)
+    r = auto_rig(arm, arm_params, control_rate=0.5, deadline_fraction=0.8)  # 1.6 s: every plan fits
+    r.give_policy(r.reachable_goal())
     r.tick()
     assert r.loop.sizer.size.fit is PlanFit.CONFIGURED and r.loop.iterations[-1] == 3
     assert r.loop.diagnostics()["commands_from"] == "planner"
