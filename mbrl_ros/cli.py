@@ -42,9 +42,9 @@ def cmd_up(args) -> int:
         args.robot = f"{args.robot}_hardware"  # config/<robot>_hardware.yaml: the real robot's topics and safety
     overrides = {"gui": True} if args.gui else {}
     nodes = tuple(n for n in NODES if n != "sim") if args.hardware else NODES
-    policy = configured_policy(params_file(args), args.policy)
+    overrides["policy"] = policy = configured_policy(params_file(args), args.policy)  # --policy off: off
     if policy != "off":
-        overrides["policy"], nodes = policy, nodes + ("policy_trainer",)
+        nodes += ("policy_trainer",)
     if args.standin:
         if not args.hardware:
             raise UsageError("--standin stands in for a real robot: use it with --hardware")

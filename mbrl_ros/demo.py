@@ -190,9 +190,8 @@ def run_demo(robot: str, out_dir: Path, targets: int | None = None, target_secon
     overrides = {"data_dir": str(out_dir / "data"), "checkpoint_dir": str(out_dir / "models")}
     if gui:
         overrides["gui"] = True
-    nodes, policy = NODES, configured_policy(params_file, policy)
-    if policy != "off":
-        overrides["policy"], nodes = policy, NODES + ("policy_trainer",)
+    overrides["policy"] = policy = configured_policy(params_file, policy)  # --policy off: off, whatever the config
+    nodes = NODES + (("policy_trainer",) if policy != "off" else ())
     rng = np.random.default_rng(seed)
     goal_dim = len(task.random_goal(np.random.default_rng(0)))
     goals = scenario.fixed_goals(goal_dim) or [task.random_goal(rng) for _ in range(scenario.targets)]
