@@ -93,6 +93,7 @@ class PolicyTrainerNode(CheckedNode):
         self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
         self.distillation: Distillation | None = None  # under way, from model `distilled_version`
         self.learned_version = self.distilled_version = 0
+        self.label_precision: str | None = None  # the faster one here, for the planner's labels
         self.started = time.monotonic()
         self.policies = CheckpointAnnouncer(self, self.policy_topics())
         self.values = CheckpointAnnouncer(self, self.value_topics())
@@ -169,9 +170,12 @@ class PolicyTrainerNode(CheckedNode):
                                        f"{self.distilled_version}, from the policy so far")
             mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
                       seed=self.distill_config.seed)
-            times = fastest_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
-            self.get_logger().info("labelling in " + mpc.precision + " (a plan takes " + ", ".join(
-                f"{p} {t * 1000:.1f} ms" for p, t in times.items()) + " here)")
+            if self.label_precision is None:  # the machine's, timed once
+                times = fastest_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
+                self.label_precision = mpc.precision
+                self.get_logger().info("labelling in " + mpc.precision + " (a plan takes " + ", ".join(
+                    f"{p} {t * 1000:.1f} ms" for p, t in times.items()) + " here)")
+            mpc.set_precision(self.label_precision)
             warm = self.distillation.policy if self.distillation is not None else self.policy
             self.distillation = Distillation(mpc, data.states, self.distill_config, warm)
             self.distilled_version = self.model_version

@@ -243,7 +243,7 @@ class ControlLoop:
                 return
             if self.fitting:
                 return
-            self.fitting = self.fits_plan
+            self.fitting = self.should_fit_plan
         mpc = MPC(self.task, *self.spec.planning_bounds, model, **self.mpc_options)
         if not self.fitting:
             self.start_planning(mpc)
@@ -266,7 +266,7 @@ class ControlLoop:
             self.mpc, self.fitting = mpc, False
 
     @property
-    def fits_plan(self) -> bool:
+    def should_fit_plan(self) -> bool:
         """Whether plans are fitted to the deadline on this machine (`policy: auto` needs the fit)."""
         fitted = self.settings.fit_plan or self.settings.policy_use is PolicyUse.AUTO
         return fitted and bool(self.settings.deadline_fraction)

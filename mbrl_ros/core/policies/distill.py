@@ -113,8 +113,9 @@ class Distillation:
         self.rng = np.random.default_rng(config.seed)
         torch.manual_seed(config.seed)
         self.fresh = policy is None
-        self.policy = policy or new_policy(mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden,
-                                           config.layers, np.random.default_rng(config.seed + 1))
+        self.policy = policy if policy is not None else new_policy(
+            mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden, config.layers,
+            np.random.default_rng(config.seed + 1))
         self.labels, self.history, self.started = Labels(), [], time.monotonic()
 
     @property
