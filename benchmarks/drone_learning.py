@@ -31,8 +31,7 @@ import torch
 
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.models.checkpoint import load_checkpoint
-from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
-from mbrl_ros.core.params import node_parameters, read_parameters
+from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 
 
@@ -53,9 +52,7 @@ def learn(robot: str, trainer: dict, args) -> tuple:
     """An ensemble learned, as the trainer would, from --explore seconds of the safety pilot's flight."""
     flight = InProcessRobot(robot, {"seed": args.seed})
     data = flight.run(args.explore)
-    sizes = {"hidden_units": args.hidden, "hidden_layers": args.layers, "seed": args.seed}
-    learner = DynamicsLearner(flight.spec.model_signature(), flight.dt,
-                              *learner_configs(read_parameters(LEARNER_PARAMETERS, trainer | sizes)))
+    learner = flight.learner(hidden_units=args.hidden, hidden_layers=args.layers, seed=args.seed)
     started = time.monotonic()
     metrics = learner.train(data)
     print(f"{len(data)} transitions ({args.explore:.0f} s, {len(flight.episode_ends)} crashes), model {args.layers}x"

@@ -27,8 +27,7 @@ import yaml
 
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.data.transitions import Transitions, concatenate
-from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
-from mbrl_ros.core.params import node_parameters, read_parameters
+from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 
 
@@ -78,11 +77,10 @@ def main() -> None:
         section, name = key.split(".", 1)
         sections[section][name] = yaml.safe_load(value)
     hand = InProcessRobot("hand", sections["controller"] | {"seed": args.seed}, sections["sim"])
-    spec, dt, task = hand.spec, hand.dt, hand.loop.task
+    dt, task = hand.dt, hand.loop.task
     overrides = {"seed": args.seed} | ({"max_epochs": args.epochs} if args.epochs else {}) | (
         {"batch_size": args.batch_size} if args.batch_size else {})
-    learner = DynamicsLearner(spec.model_signature(), dt,
-                              *learner_configs(read_parameters(LEARNER_PARAMETERS, sections["trainer"] | overrides)))
+    learner = hand.learner(**sections["trainer"] | overrides)  # the config's, --set's among them
     data = [hand.run(args.explore)]  # the configured exploration, until the loop has a model
     stages = []
 

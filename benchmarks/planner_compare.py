@@ -1,67 +1,55 @@
-"""Which planner reaches best within a time budget? The arm reach task in the in-process PyBullet
-simulator (no ROS), with one model learned from exploration, for every planner and budget.
+"""Which planner reaches best within a time budget? The arm reach task in process (no ROS), commanded
+by the controller node's own control loop (core/control/in_process.py, config/arm.yaml: its rate
+limits, settling and safety chain), with one model learned as the trainer learns it from a minute
+of the configured exploration, for every planner and budget.
 
     .venv/bin/python benchmarks/planner_compare.py [--quick] [--targets 20] [--out planner_compare.json]
 
-Prints final error and success rate (final error under 3 cm) per planner and planning budget,
-writes JSON and a PNG. The controller's defaults (config/arm.yaml) come from this comparison.
+A budget is the planner's deadline within the 20 Hz control period (plan_deadline_fraction: 10 ms
+is 0.2 of it), measured in wall time, so the figures depend on the machine: plans run up to 10
+iterations and stop at the deadline. Prints final error and success rate (final error under 3 cm)
+per planner and budget, writes JSON and a PNG. The controller's defaults (config/arm.yaml) come
+from this comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib.ticker import NullLocator
 
-from mbrl_ros.core.control.exploration import WaypointExplorer
-from mbrl_ros.core.control.mpc import MPC
-from mbrl_ros.core.data.transitions import Transitions
+from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.models.ensemble import GaussianEnsemble
-from mbrl_ros.core.models.training import TrainConfig, train_ensemble
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
-from mbrl_ros.core.planning.planners import PLANNERS, PlannerConfig
-from mbrl_ros.core.robots.robot import RobotSpec
-from mbrl_ros.core.sims.fixed_base import RobotSim
-from mbrl_ros.core.tasks.reach import ReachTask
+from mbrl_ros.core.planning.planners import PLANNERS
 from mbrl_ros.plotting import two_panels
 
 SUCCESS_M = 0.03
+RATE = node_parameters(robot_config("arm"), "controller")["control_rate"]
+ITERATIONS = 10  # more than any budget here allows: the deadline decides
 
 
-def explore_and_learn(sim, spec, dt, substeps, seconds, rng) -> GaussianEnsemble:
-    explorer = WaypointExplorer(spec, {}, dt, rng)
-    states, actions, next_states = [], [], []
-    state = sim.state()
-    for _ in range(int(seconds / dt)):
-        action = explorer(state)
-        sim.command(action)
-        sim.step(substeps)
-        states.append(state)
-        actions.append(action)
-        state = sim.state()
-        next_states.append(state)
-    model = GaussianEnsemble(spec.state_dim, spec.dof)
-    train_ensemble(model, Transitions(np.array(states), np.array(actions), np.array(next_states)),
-                   TrainConfig(max_epochs=80, patience=10))
-    return model.eval()
+def explore_and_learn(seconds: float, seed: int) -> GaussianEnsemble:
+    """The configured exploration for `seconds`, and a model trained on it as the trainer trains."""
+    robot = InProcessRobot("arm", {"seed": seed})
+    data = robot.run(seconds)
+    learner = robot.learner(seed=seed)
+    metrics = learner.train(data)
+    print(f"{len(data)} transitions, held-out NLL {metrics['nll']:.2f}")
+    robot.close()
+    return learner.model.eval()
 
 
-def reach(sim, mpc, goal, seconds, dt, substeps, budget) -> tuple[float, list[float]]:
-    mpc.reset()
-    latencies = []
-    for _ in range(int(seconds / dt)):
-        started = time.monotonic()
-        command, info = mpc.act(sim.state(), goal, deadline=started + budget)
-        latencies.append(info["latency"])
-        sim.command(command)
-        sim.step(substeps)
-    return mpc.task.error(sim.state(), goal), latencies
+def reach(robot: InProcessRobot, goal: np.ndarray, seconds: float, latencies: list) -> float:
+    """Pursue `goal` for `seconds` with the loop; the task's error at the end."""
+    robot.loop.set_goal(goal)
+    robot.run(seconds, on_tick=lambda: latencies.append(robot.loop.latencies[-1]))
+    return robot.loop.task.error(robot.state(), goal)
 
 
 def main() -> None:
@@ -72,41 +60,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads, as the controller uses")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
                         help="dtype of the candidates' model products")
-    parser.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
-                        help="a PlannerConfig field for every planner, e.g. learning_rate=0.2 or gradient_steps=10")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a controller parameter for every planner, e.g. gradient_learning_rate=0.2")
     parser.add_argument("--out", default="planner_compare.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    params = node_parameters(robot_config("arm"), "controller")
-    spec = RobotSpec.from_params(params)
-    dt = 1.0 / params["control_rate"]
-    task = ReachTask(spec, params)
-    sim = RobotSim(spec, initial_positions=np.array(params["workspace_center"]))
-    substeps = round(dt / sim.time_step)
-    rng = np.random.default_rng(0)
     print("exploring for 60 s of simulated time and learning a model ...")
-    model = explore_and_learn(sim, spec, dt, substeps, 60.0, rng)
-    budgets = [0.01, 0.04] if args.quick else [0.01, 0.02, 0.04, 0.08]
+    model = explore_and_learn(60.0, seed=0)
+    budgets = [0.01, 0.04] if args.quick else [0.01, 0.02, 0.04]
     targets = args.targets or (4 if args.quick else 10)
-    goals = [task.random_goal(np.random.default_rng(100 + i)) for i in range(targets)]
-
     overrides = {name: float(value) if "." in value else int(value)
-                 for name, value in (item.split("=", 1) for item in args.config)}
+                 for name, value in (item.split("=", 1) for item in args.set)}
     rows = []
     print(f"{'planner':8} {'budget ms':>9} {'median cm':>9} {'success':>8} {'p50 plan ms':>11}")
     for name in args.planners.split(","):
         for budget in budgets:
-            config = PlannerConfig(horizon=params["horizon"], population=params["population"],
-                                   elites=params["elites"], iterations=10, **overrides)
-            mpc = MPC(task, *spec.command_bounds, model, config, planner=name, rollout_precision=args.precision)
-            sim.reset(np.array(params["workspace_center"]))
-            finals, latencies = [], []
-            for goal in goals:
-                final, steps = reach(sim, mpc, goal, 6.0, dt, substeps, budget)
-                finals.append(final)
-                latencies += steps
+            robot = InProcessRobot("arm", {"planner": name, "iterations": ITERATIONS, "rollout_precision": args.precision,
+                                           "plan_deadline_fraction": budget * RATE, **overrides}, deadlines=True)
+            robot.loop.use_model(model)
+            goals = [robot.loop.task.random_goal(np.random.default_rng(100 + i)) for i in range(targets)]
+            latencies = []
+            finals = [reach(robot, goal, 6.0, latencies) for goal in goals]
+            robot.close()
             row = {"planner": name, "precision": args.precision, "config": overrides, "budget_ms": budget * 1e3,
                    "final_errors_m": finals,
                    "median_final_error_m": float(np.median(finals)),

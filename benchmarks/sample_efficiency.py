@@ -54,7 +54,6 @@ from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.in_process import QuietLog
 from mbrl_ros.core.control.parameters import build_control_loop, read_controller
 from mbrl_ros.core.data.transitions import Transitions
-from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
 from mbrl_ros.core.params import read_parameters
 from mbrl_ros.core.policies.distill import DistillConfig, distill
 from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig
@@ -131,10 +130,7 @@ class Learner:
 
     def __init__(self, env, seed: int):
         t = env.trainer
-        self.learner = DynamicsLearner(
-            env.spec.model_signature(), env.dt,
-            *learner_configs(read_parameters(LEARNER_PARAMETERS, t | {"seed": seed}),
-                             max_seconds=t.get("train_slice_seconds", 30.0)))
+        self.learner = env.robot.learner(t.get("train_slice_seconds", 30.0), seed=seed)
         self.growth, self.cap = t.get("retrain_growth", 0.25), t.get("max_transitions", 0) or None
         self.trained_on, self.metrics = 0, {}
 

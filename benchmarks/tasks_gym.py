@@ -19,8 +19,6 @@ import numpy as np
 import torch
 
 from mbrl_ros.core.control.in_process import InProcessRobot
-from mbrl_ros.core.params import node_parameters
-from mbrl_ros.core.paths import robot_config
 
 
 class GoalEnv(gym.Env):
@@ -33,7 +31,7 @@ class GoalEnv(gym.Env):
 
     def __init__(self, robot: str):
         self.robot = InProcessRobot(robot)
-        self.params, self.trainer = self.robot.params, node_parameters(robot_config(robot), "trainer")
+        self.params, self.trainer = self.robot.params, self.robot.trainer
         self.spec, self.task, self.dt = self.robot.spec, self.robot.loop.task, self.robot.dt
         self.low, self.high = self.spec.command_bounds
         self.max_steps = round(self.seconds / self.dt)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mbrl_ros.core.control.exploration import make_explorer
+from mbrl_ros.core.control.goal_integral import GoalIntegral, GoalIntegralSettings
 from mbrl_ros.core.control.guard import MotionGuard
 from mbrl_ros.core.control.limits import CommandLimiter, RateLimits
 from mbrl_ros.core.control.loop import ControlLoop, LoopSettings, Mode
@@ -17,7 +18,7 @@ from mbrl_ros.core.policies import PolicyUse
 from mbrl_ros.core.models.learner import DynamicsLearner, ModelConfig
 from mbrl_ros.core.models.training import TrainConfig
 from mbrl_ros.core.planning.planners import PlannerConfig
-from mbrl_ros.core.policies.policy import Policy
+from mbrl_ros.core.policies.policy import Policy, policy_command
 from mbrl_ros.core.robots.kinematics import ForwardKinematics
 from mbrl_ros.core.robots.urdf import load_chain
 from mbrl_ros.core.tasks import make_task
@@ -54,7 +55,8 @@ class Log:
 class Rig:
     """A loop on the arm, what it sent, and the state the test gives it."""
 
-    def __init__(self, arm, params, armed=True, limiter=None, guard=None, mpc_options=None, **settings):
+    def __init__(self, arm, params, armed=True, limiter=None, guard=None, goal_integral=None, mpc_options=None,
+                 **settings):
         self.clock, self.log, self.sent = Clock(), Log(), []
         self.arm = arm
         self.task = make_task("reach", arm, params, "cpu")
@@ -62,7 +64,7 @@ class Rig:
         settings = LoopSettings(**({"control_rate": RATE, "state_timeout": 0.25, "max_command_gap": 0.075} | settings))
         self.loop = ControlLoop(arm, self.task, explorer, settings, mpc_options or SMALL_PLANNER,
                                 lambda command, trajectory: self.sent.append((command, trajectory)), self.log,
-                                limiter=limiter, guard=guard, armed=armed, clock=self.clock,
+                                limiter=limiter, guard=guard, goal_integral=goal_integral, armed=armed, clock=self.clock,
                                 wall_clock=self.clock)
 
     def state(self, positions=HOME, velocities=None) -> np.ndarray:
@@ -285,3 +287,25 @@ def test_diagnostics_say_the_mode_and_the_plans_figures(rig):
     assert values["mode"] == "pursuing" and values["armed"] is True
     assert float(values["plan_latency_p50_ms"]) >= 0.0 and float(values["plan_iterations_mean"]) == 1.0
     assert Mode.PURSUING.normal and not Mode.PLAN_UNCERTAIN.normal
+
+
+def test_near_the_goal_the_policy_is_given_the_goal_shifted_against_a_steady_offset(rig):
+    """The arm stays 1 cm off its goal (as a biased model would leave it): each period the goal the
+    policy is given moves 1 cm x gain x period further the other way; a new goal starts unshifted."""
+    r = rig(goal_integral=GoalIntegral(GoalIntegralSettings(gain=0.5, radius=0.03, limit=0.03)),
+            policy_use=PolicyUse.ACT)
+    r.give_model()
+    goal = r.task.achieved(r.state()) + np.array([0.01, 0.0, 0.0])
+    r.give_policy(goal)
+    r.loop.set_goal(goal)
+    for _ in range(20):
+        command = r.tick()[0]
+    shifted = goal + np.array([0.01, 0.0, 0.0]) * 0.5 * 20 / RATE
+    assert float(r.loop.diagnostics()["goal_shift"]) == pytest.approx(0.005, rel=1e-3)
+    np.testing.assert_allclose(command, policy_command(r.loop.policy, r.task, r.state(), shifted), atol=1e-6)
+    assert not np.allclose(command, policy_command(r.loop.policy, r.task, r.state(), goal), atol=1e-6)
+    far = goal + np.array([0.0, 0.0, 0.1])
+    r.loop.set_goal(far)
+    command = r.tick()[0]
+    assert r.loop.goal_integral.size == 0.0, "10 cm away: nothing integrated, the old shift forgotten"
+    np.testing.assert_allclose(command, policy_command(r.loop.policy, r.task, r.state(), far), atol=1e-6)

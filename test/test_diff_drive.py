@@ -12,8 +12,7 @@ import torch
 
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.control.loop import Mode
-from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
-from mbrl_ros.core.params import node_parameters, read_parameters
+from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
 from mbrl_ros.core.sims import make_world
@@ -142,8 +141,7 @@ def test_the_loop_learns_to_drive_to_goal_poses_from_scratch():
     robot = InProcessRobot("diff_drive")
     try:
         data = robot.run(180.0)
-        trainer = read_parameters(LEARNER_PARAMETERS, node_parameters(CONFIG, "trainer"))
-        learner = DynamicsLearner(robot.spec.model_signature(), robot.dt, *learner_configs(trainer))
+        learner = robot.learner()
         learner.train(data)
         robot.loop.use_model(learner.model)
         task, rng = robot.loop.task, np.random.default_rng(1)

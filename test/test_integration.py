@@ -18,7 +18,7 @@ SMALL_BUDGET = {
 
 
 def ee_position(arm, task, msg):
-    return task.end_effector(arm.state.sources[0].features(msg))
+    return task.achieved(arm.state.sources[0].features(msg))
 
 
 @pytest.mark.timeout(240)

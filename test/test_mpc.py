@@ -105,7 +105,7 @@ def test_within_the_hold_tolerance_the_arm_holds_until_twice_as_far_off(arm, arm
               PlannerConfig(horizon=4, population=50, elites=5, iterations=2), hold_tolerance=0.01)
     state = np.zeros(arm.state_dim)
     state[arm.position_columns] = arm_params["workspace_center"]
-    reached, hold = mpc.task.end_effector(state), arm.safe_command(state)
+    reached, hold = mpc.task.achieved(state), arm.safe_command(state)
     held = {}
     for step, offset in enumerate((0.015, 0.008, 0.015, 0.025, 0.015)):
         _, info = mpc.act(state, reached + [offset, 0.0, 0.0], hold=hold)

@@ -124,7 +124,7 @@ def test_the_reach_task_gives_a_policy_the_end_effectors_offset(arm, arm_params)
     state[arm.position_columns] = arm_params["workspace_center"]
     goal = np.array([0.4, 0.1, 0.3])
     features = task.goal_features(task.tensor(state), task.tensor(goal)).numpy()
-    offset = task.end_effector(state) - goal
+    offset = task.achieved(state) - goal
     expected = np.concatenate([offset, offset / (np.linalg.norm(offset) + 0.01), goal])
     np.testing.assert_allclose(features, expected, atol=1e-6)
 
@@ -146,7 +146,7 @@ def test_a_terminal_value_draws_plans_towards_what_it_values(reach, arm):
     mpc, starts = reach
     state = np.zeros(arm.state_dim)
     state[arm.position_columns] = np.array(arm.workspace[0] + arm.workspace[1]) / 2
-    here = mpc.task.end_effector(state)  # the goal is where the arm is: the task alone asks for stillness
+    here = mpc.task.achieved(state)  # the goal is where the arm is: the task alone asks for stillness
     first_joint = arm.position_columns[0]
     value = rising_value(arm.state_dim, 9, arm.dof, first_joint)
     mpc.reset()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.transitions import Transitions
+from ..models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
 from ..params import node_parameters, read_parameters
 from ..paths import robot_config
 from ..robots.robot import ROBOT_PARAMETERS, RobotSpec
@@ -40,6 +41,7 @@ class InProcessRobot:
         given = node_parameters(config, "controller") | (overrides or {})
         sim = node_parameters(config, "sim") | (sim_overrides or {})
         self.spec = RobotSpec.from_params(given)
+        self.trainer = node_parameters(config, "trainer")
         self.params = read_parameters(ROBOT_PARAMETERS, given) | read_controller(
             lambda schema: read_parameters(schema, given))  # the controller's, its robot's among them
         world, time_step = read_parameters(SIM_PARAMETERS, sim).values()
@@ -52,6 +54,13 @@ class InProcessRobot:
             self.spec, self.params, self._apply, self.log, deadlines=deadlines, armed=True,
             clock=lambda: self.world.sim_time, wall_clock=lambda: self.world.sim_time)
         self.episode_ends: list[str] = []
+
+    def learner(self, max_seconds: float = float("inf"), **overrides) -> DynamicsLearner:
+        """A learner as the robot's trainer node builds it, from its config (`overrides`: of its
+        parameters, a seed or sizes); `max_seconds`: the node's training slice, none by default so
+        that models do not depend on the machine's speed."""
+        values = read_parameters(LEARNER_PARAMETERS, self.trainer | overrides)
+        return DynamicsLearner(self.spec.model_signature(), self.dt, *learner_configs(values, max_seconds=max_seconds))
 
     def _apply(self, command: np.ndarray, trajectory) -> None:
         self.world.command(command)

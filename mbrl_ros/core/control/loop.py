@@ -32,6 +32,7 @@ from ..policies.policy import Policy, policy_command
 from ..robots.robot import RobotSpec
 from ..tasks import Task
 from .arming import Arming
+from .goal_integral import GoalIntegral
 from .guard import MotionGuard
 from .limits import CommandLimiter
 from .mpc import MPC
@@ -109,14 +110,15 @@ class LoopSettings:
 class ControlLoop:
     def __init__(self, spec: RobotSpec, task: Task, explorer, settings: LoopSettings, mpc_options: dict,
                  send: Callable[[np.ndarray, Trajectory | None], None], log: Log, *,
-                 limiter: CommandLimiter | None = None, guard: MotionGuard | None = None, armed: bool = False,
+                 limiter: CommandLimiter | None = None, guard: MotionGuard | None = None,
+                 goal_integral: GoalIntegral | None = None, armed: bool = False,
                  show_plan: Callable[[np.ndarray], None] | None = None, rng: np.random.Generator | None = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time):
         """`send(command, trajectory)` puts a command on the wire; `show_plan(points)` shows the plan's
         predicted path; `clock` times ticks, deadlines and staleness; `wall_clock` is the time of the
         state's header stamps."""
         self.spec, self.task, self.explorer, self.settings = spec, task, explorer, settings
-        self.mpc_options, self.limiter, self.guard = mpc_options, limiter, guard
+        self.mpc_options, self.limiter, self.guard, self.goal_integral = mpc_options, limiter, guard, goal_integral
         self._send, self.log, self.show_plan, self.clock, self.wall_clock = send, log, show_plan, clock, wall_clock
         self.rng = rng or np.random.default_rng(0)
         self.arming = Arming(armed)
@@ -395,6 +397,8 @@ class ControlLoop:
         if goal is not self.planned_goal:
             self.mpc.reset()
             self.planned_goal = goal
+        if self.goal_integral is not None:  # a model's steady offset, integrated away
+            goal = self.goal_integral.corrected(goal, self.task.achieved(state), self.period)
         if self.commander is Commander.POLICY:
             if self.spec.in_workspace(state):
                 self.act_with_policy(state, goal)
@@ -574,6 +578,8 @@ class ControlLoop:
                   "rate_limit_cuts_planned": self.rate_limit_cuts[Mode.PURSUING],
                   "rate_limit_cuts_exploring": self.rate_limit_cuts[Mode.EXPLORING],
                   "missed_deadlines": self.missed_deadlines, "policy_fallbacks": self.policy_fallbacks}
+        if self.goal_integral is not None:
+            values["goal_shift"] = f"{self.goal_integral.size:.3g}"
         latencies, ages = np.array(self.latencies) * 1000.0, np.array(self.state_ages) * 1000.0
         if latencies.size and ages.size:
             values |= {"plan_latency_p50_ms": f"{np.percentile(latencies, 50):.1f}",

@@ -22,6 +22,7 @@ from ..robots.robot import RobotSpec
 from ..robots.urdf import load_chain
 from ..tasks import TASKS, Task, make_task
 from .exploration import EXPLORERS, make_explorer
+from .goal_integral import GoalIntegral, GoalIntegralSettings
 from .guard import MotionGuard
 from .limits import CommandLimiter, load_rate_limits
 from .loop import ControlLoop, LoopSettings
@@ -81,6 +82,12 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                               "out instead; 0: no limit", non_negative),
     "settle_margin": Param(0.0, "cost a plan must be predicted to save over holding still for the robot to move "
                            "(reach: metres of mean distance to the goal); 0: always follow the plan", non_negative),
+    "goal_integral_gain": Param(0.0, "integral action on the goal, 1/s: near the goal, the goal the planner and "
+                                "policy are given moves away from where the robot is by this times the offset "
+                                "per second, so that a model's bias leaves no steady offset (position goals: "
+                                "reach, fly_to); 0: off", non_negative),
+    "goal_integral_radius": Param(0.03, "... it integrates only within this distance of the goal (m)", positive),
+    "goal_integral_limit": Param(0.03, "... and shifts the goal at most this far (m)", positive),
     "hold_tolerance": Param(0.0, "hold still once the task's error is within this (the task's unit), until it is "
                             "twice as large; 0: never", non_negative),
     "joint_limits_file": Param("", "ros2_control joint_limits YAML whose acceleration and jerk limits bound how "
@@ -167,8 +174,18 @@ def build_control_loop(spec: RobotSpec, values: dict, send, log, *, device: str 
     except (OSError, ValueError, KeyError) as error:
         raise ParameterError(f"{values['exploration']} exploration: {error}") from error
     return ControlLoop(spec, task, explorer, settings, mpc_options, send, log, limiter=limiter,
-                       guard=motion_guard(spec, values, limiter), rng=np.random.default_rng(values["seed"]),
-                       **loop_options)
+                       guard=motion_guard(spec, values, limiter), goal_integral=goal_integral(spec, task, values),
+                       rng=np.random.default_rng(values["seed"]), **loop_options)
+
+
+def goal_integral(spec: RobotSpec, task: Task, values: dict) -> GoalIntegral | None:
+    if not values["goal_integral_gain"]:
+        return None
+    if task.achieved(np.zeros(spec.state_dim)) is None:
+        raise ParameterError(f"parameter 'goal_integral_gain': the {values['task']} task's goals are not positions "
+                             "to shift; set it to 0")
+    return GoalIntegral(GoalIntegralSettings(values["goal_integral_gain"], values["goal_integral_radius"],
+                                             values["goal_integral_limit"]))
 
 
 def rate_limiter(spec: RobotSpec, values: dict) -> CommandLimiter | None:

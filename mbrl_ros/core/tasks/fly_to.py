@@ -72,8 +72,8 @@ class FlyToTask(PositionGoalTask):
                     + p["rate_weight"] * future[..., self.rates].square().sum(-1) + 100.0 * below)
         return per_step.mean(1) + p["smoothness_weight"] * changes.square().sum((1, 2))
 
-    def error(self, state, goal):
-        return float(np.linalg.norm(state[self.position] - goal))
+    def achieved(self, state):
+        return np.asarray(state[self.position], float)
 
     def episode_ended(self, states):
         """Tilted past 90 degrees, or down on the ground: where the sim restarts a crashed drone."""

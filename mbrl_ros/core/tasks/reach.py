@@ -57,12 +57,10 @@ class ReachTask(PositionGoalTask):
         offset = self.fk.position(states[..., self.positions]) - goal
         return torch.cat([offset, direction(offset), goal], -1)
 
-    def end_effector(self, state: np.ndarray) -> np.ndarray:
+    def achieved(self, state):
+        """The end effector's position."""
         with torch.no_grad():
-            return self.fk.position(self.tensor(state[self.positions])).cpu().numpy()
-
-    def error(self, state, goal):
-        return float(np.linalg.norm(self.end_effector(state) - goal))
+            return self.fk.position(self.tensor(state[self.positions])).cpu().numpy().astype(float)
 
     def plan_points(self, states):
         return self.fk.position(states[:, self.positions]).cpu().numpy()

@@ -83,6 +83,11 @@ class Task:
         robot's safe command does that (an arm holding its joints)."""
         return None
 
+    def achieved(self, state: np.ndarray) -> np.ndarray | None:
+        """What of `state` the goal sets, as a point in the goal's space (a position), or None where
+        goals are not points to shift (angles, poses): integral action on the goal needs it."""
+        return None
+
 
 class PositionGoalTask(Task):
     """A task whose goal is a position: a PoseStamped in `self.frame`, its orientation unused."""
@@ -92,6 +97,9 @@ class PositionGoalTask(Task):
 
     def describe(self, error: float) -> str:
         return f"{error * 100:.2f} cm"
+
+    def error(self, state, goal):
+        return float(np.linalg.norm(self.achieved(state) - goal))
 
     def goal(self, msg) -> np.ndarray:
         if msg.header.frame_id not in ("", self.frame):
