@@ -13,7 +13,6 @@ from probe import Probe
 from mbrl_ros.core.data.bag import closed_chunks, read_series
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.launcher import Stack
-from mbrl_ros.nodes import common
 
 
 @pytest.mark.timeout(120)
@@ -80,20 +79,3 @@ def test_logger_with_a_data_dir_it_cannot_create_says_so(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mbrl_ros.nodes.logger", "--ros-args", "--params-file",
                              str(params)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "cannot be written" in result.stderr
-
-
-def test_a_stop_that_lands_during_a_write_waits_for_the_write_to_end():
-    """What the logger's writes run in: a Ctrl-C arriving mid-record raises once the record is
-    whole (a KeyboardInterrupt inside it left a closed chunk with a truncated record)."""
-    previous = signal.getsignal(signal.SIGINT)
-    done = []
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            with common.uninterrupted():
-                common._interrupt(signal.SIGINT, None)  # as Python calls the handler mid-write
-                done.append("the rest of the record")
-        assert done == ["the rest of the record"]
-        common._interrupt(signal.SIGINT, None)  # a second Ctrl-C during the shutdown: the same request
-    finally:
-        common._interrupted.clear()
-        signal.signal(signal.SIGINT, previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -149,27 +150,22 @@ OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.E
 
 def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
     """Start rclpy, spin one node until Ctrl-C or SIGTERM, and shut down cleanly (Humble to Kilted)."""
-    # Our own signal handling: Ctrl-C and SIGTERM raise KeyboardInterrupt while the context is still
-    # alive, so a node can publish its safe command before shutting down.
+    # Our own signal handling: a stop ends the spin while the context is still alive, so that a node
+    # can publish its safe command before shutting down.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job may start with it ignored
-        signal.signal(signum, _interrupt)
+    handle_stop_signals()
     node = None
     try:
         node = node_class()
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
-        while not _interrupted.is_set():  # also ends when Python swallowed the KeyboardInterrupt (in a __del__)
+        while not _stopping.is_set():
             executor.spin_once(timeout_sec=0.1)
     except ParameterError as error:
         print(f"[{node_class.__name__}] bad parameter, not starting: {error}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
-    except RuntimeError:
-        if not _interrupted.is_set():
-            raise
-        # Ctrl-C inside rclpy's C++ code (taking a message) comes out as a RuntimeError: a clean stop.
     finally:
         if node is not None:
             shutdown = getattr(node, "on_shutdown", None)
@@ -180,38 +176,44 @@ def run(node_class: type[CheckedNode], args: list[str] | None = None) -> int:
     return 0
 
 
-_interrupted = threading.Event()
-_uninterrupted = {"depth": 0, "deferred": False}  # inside `uninterrupted()`, and whether a stop waits
+_stopping = threading.Event()
+_cuttable = {"depth": 0}  # inside `interruptible()`
 
 
-def _interrupt(signum, frame):
-    """The first Ctrl-C or SIGTERM stops the spin (at once: a callback may be long). A second Ctrl-C
-    is the same request (a terminal's reaches every process of `ros2 launch`, which signals its
-    nodes again) and must not cut the shutdown that sends the safe command and closes files, nor
-    kill the interpreter as it exits (Python restores the default action of its handlers then, but
-    not of an ignored signal). A stuck shutdown still ends by SIGTERM, as launch escalates."""
+def handle_stop_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job may start with it ignored
+        signal.signal(signum, _on_stop_signal)
+
+
+def _on_stop_signal(signum, frame):
+    """The first Ctrl-C or SIGTERM asks the node to stop: the spin ends when the callback running
+    returns, or at once inside `interruptible()`. Raising anywhere else could land inside rclpy's
+    or a lock's bookkeeping and leave the shutdown stuck. A second Ctrl-C is the same request (a
+    terminal's reaches every process of `ros2 launch`, which signals its nodes again) and must not
+    cut the shutdown that sends the safe command and closes files, nor kill the interpreter as it
+    exits (Python restores the default action of its handlers then, but not of an ignored signal).
+    A SIGTERM after the first stop (launch escalates after 5 s) ends a stuck shutdown, first
+    printing where each thread was."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if _interrupted.is_set():
+    if _stopping.is_set():
         return
-    _interrupted.set()
-    if _uninterrupted["depth"]:
-        _uninterrupted["deferred"] = True
-        return
-    raise KeyboardInterrupt
+    _stopping.set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    faulthandler.register(signal.SIGTERM, all_threads=True, chain=True)
+    if _cuttable["depth"]:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
-def uninterrupted():
-    """Hold a Ctrl-C or SIGTERM that arrives in this block until it is done (main thread): a bag
-    record half written when the stop lands would leave a closed chunk with a truncated record."""
-    _uninterrupted["depth"] += 1
+def interruptible():
+    """A long computation in a callback (a training round) that a stop cuts short (main thread)."""
+    if _stopping.is_set():
+        raise KeyboardInterrupt
+    _cuttable["depth"] += 1
     try:
         yield
     finally:
-        _uninterrupted["depth"] -= 1
-    if not _uninterrupted["depth"] and _uninterrupted["deferred"]:
-        _uninterrupted["deferred"] = False
-        raise KeyboardInterrupt
+        _cuttable["depth"] -= 1
 
 
 def set_torch_threads(threads: int) -> None:

@@ -20,7 +20,6 @@ from .common import (
     one_of,
     positive,
     run,
-    uninterrupted,
 )
 from .messages import message_class
 
@@ -53,8 +52,7 @@ class LoggerNode(CheckedNode):
     def recorder(self, topic: str):
         def record(data: bytes) -> None:
             try:
-                with uninterrupted():
-                    self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+                self.writer.write(topic, self.get_clock().now().nanoseconds, data)
                 self.write_error = ""
             except WRITE_ERRORS as error:  # keep what is closed, keep trying
                 self.dropped += 1
@@ -66,8 +64,7 @@ class LoggerNode(CheckedNode):
         """Close a chunk on time even when no message arrives to trigger it."""
         if self.writer.open_seconds() >= self.chunk_seconds:
             try:
-                with uninterrupted():
-                    closed = self.writer.rotate()
+                closed = self.writer.rotate()
                 self.get_logger().info(f"closed chunk {closed.name}")
             except WRITE_ERRORS as error:
                 self.on_write_error(error)

@@ -22,6 +22,7 @@ from .common import (
     WARN,
     CheckedNode,
     in_range,
+    interruptible,
     non_negative,
     positive,
     run,
@@ -84,8 +85,8 @@ class TrainerNode(CheckedNode):
         self.learner.version = max([self.learner.version, *numbers])
 
     def on_poll(self) -> None:
-        for chunk in self.data.refresh(self.data_dir):
-            self.get_logger().debug(f"read {chunk.name}")
+        with interruptible():
+            self.data.refresh(self.data_dir)
         for bag, reason in self.data.unreadable.items():
             self.get_logger().error(f"skipping unreadable chunk {bag}: {reason}", throttle_duration_sec=30.0)
         data = self.data.transitions()
@@ -105,7 +106,8 @@ class TrainerNode(CheckedNode):
     def train(self, data) -> None:
         self.get_logger().info(f"training on {len(data)} transitions (model version {self.learner.version + 1})")
         try:
-            metrics = self.learner.train(data)
+            with interruptible():
+                metrics = self.learner.train(data)
             path = self.learner.save(self.checkpoint_dir / f"model_{self.learner.version:04d}.pt", metrics)
         except Exception as error:  # e.g. a full disk: report and try again at the next poll
             self.status = (ERROR, f"training failed: {error}", {})
