@@ -113,14 +113,15 @@ class DemoUser(Node):
 
     def commanding(self, policy: str) -> bool:
         """Whether the controller commands as the goals are to be measured: with `policy: auto`, from
-        the planner, or from the policy learned from its model (not exploring while it waits for one);
-        with act or propose, once the first policy has arrived."""
+        the planner, or once the policy_trainer is done with its model (its policy arrived, or failed
+        its check and what flew before flies on); with act or propose, once the first policy has arrived."""
         controller = self.node_status.get("controller", {})
         if policy != "auto":
             return self.policy_path is not None
-        source = controller.get("commands_from")
-        return source == "planner" or (source == "policy" and
-                                       controller.get("policy_version") == controller.get("model_version"))
+        model, source = controller.get("model_version"), controller.get("commands_from")
+        trainer = self.node_status.get("policy_trainer", {})
+        rejected = trainer.get("learned_version") == model != trainer.get("policy_version")
+        return source == "planner" or (source == "policy" and controller.get("policy_version") == model) or rejected
 
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)

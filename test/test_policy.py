@@ -12,7 +12,8 @@ from mbrl_ros.core.models.ensemble import GaussianEnsemble
 from mbrl_ros.core.models.training import TrainConfig, train_ensemble
 from mbrl_ros.core.planning.planners import PlannerConfig, make_planner
 from mbrl_ros.core.planning.rollout import mean_step
-from mbrl_ros.core.policies.distill import DistillConfig, Labels, distill, label_rollout
+from mbrl_ros.core.policies.check import check_policy
+from mbrl_ros.core.policies.distill import DistillConfig, Distillation, Labels, distill, label_rollout
 from mbrl_ros.core.policies.policy import Policy, policy_command
 from mbrl_ros.core.policies.sac import SAC, SACConfig, SoftValue
 from mbrl_ros.core.tasks import make_task
@@ -97,6 +98,63 @@ def test_policy_commands_stay_in_the_box_and_checkpoints_say_what_they_hold(tmp_
                                policy_command(policy, mpc.task, starts[3], np.zeros(3)))
     with pytest.raises(CheckpointError, match="holds a Policy, not a GaussianEnsemble"):
         load_checkpoint(path)
+
+
+def biased_policy(mpc, bias: float) -> Policy:
+    """A policy that commands the same whatever the state: `bias` in the box's unit coordinates."""
+    policy = Policy(mpc.model.state_dim, 9, mpc.model.action_dim, hidden=16)
+    policy.set_bounds(mpc.planner.low, mpc.planner.high)
+    with torch.no_grad():
+        policy.net[-1].weight.zero_()
+        policy.net[-1].bias.fill_(bias)
+    return policy.eval()
+
+
+def test_the_check_drives_the_model_with_the_policy_and_fails_rollouts_that_end_far_off(reach):
+    mpc, starts = reach
+    task, rng = mpc.task, np.random.default_rng(2)
+    goals = np.array([task.random_goal(rng) for _ in range(4)])
+    policy = biased_policy(mpc, 0.5)
+    check = check_policy(policy, mpc.model, task, starts[:4], goals, 30, tolerance=0.05)
+    for rollout, goal in zip(check.visited, goals):
+        for t in (0, 17, 29):
+            action = policy_command(policy, task, rollout[t], goal)
+            expected = mean_step(mpc.model, task.tensor(rollout[t]), task.tensor(action)).detach().numpy()
+            np.testing.assert_allclose(rollout[t + 1], expected, atol=1e-4)
+    np.testing.assert_allclose(check.errors[1], [task.error(state, goals[1]) for state in check.visited[1]], atol=1e-6)
+    assert not check.ended.any()
+    np.testing.assert_array_equal(check.failed, check.errors[:, -1] > 0.05)
+    assert check.failed.any(), "a policy that ignores the goal ends far from some of them"
+    for (state, goal), i in zip(check.turning_points(), np.flatnonzero(check.failed)):
+        np.testing.assert_array_equal(state, check.visited[i, np.argmin(check.errors[i])])
+        np.testing.assert_array_equal(goal, goals[i])
+    loose = check_policy(policy, mpc.model, task, starts[:4], goals, 30, tolerance=10.0)
+    assert loose.passed and loose.summary()["check_failed"] == 0
+
+
+def test_a_rollout_that_stops_being_finite_ends_and_fails(reach):
+    mpc, starts = reach
+    check = check_policy(biased_policy(mpc, float("nan")), mpc.model, mpc.task, starts[:2],
+                         np.zeros((2, 3)), 5, tolerance=10.0)
+    assert check.ended.all() and not check.passed and check.summary()["check_crashed"] == 2
+    np.testing.assert_array_equal(check.visited[:, -1], check.visited[:, 0])  # left where it was last finite
+    assert np.isinf(check.final_errors).all()
+
+
+@pytest.mark.parametrize("tolerance, accepted, rounds", [(10.0, True, 1), (1e-9, False, 3)])
+def test_a_policy_that_fails_its_check_is_relabelled_from_where_it_went_wrong_then_given_up(
+        reach, tolerance, accepted, rounds):
+    mpc, starts = reach
+    config = DistillConfig(rounds=1, rollouts=4, steps=5, epochs=2, hidden=16, check_rollouts=3, check_steps=20,
+                           check_tolerance=tolerance, repair_rounds=2)
+    distillation = Distillation(mpc, starts, config)
+    history = []
+    while not distillation.done:
+        history.append(distillation.next_round())
+    assert distillation.accepted is accepted and len(history) == rounds
+    assert history[0]["labels"] == 4 * 5
+    for before, after in zip(history, history[1:]):  # a repair round: 5 labels from each failed rollout
+        assert after["labels"] - before["labels"] == 5 * before["check_failed"] > 0
 
 
 def test_a_share_of_the_candidates_is_drawn_around_the_proposal():

@@ -107,16 +107,17 @@ def test_the_controller_acts_with_the_policy_reloads_it_and_keeps_its_safety_rul
     assert "a non-finite command" in log.read_text()
 
 
-@pytest.mark.timeout(240)
-@pytest.mark.parametrize("method", ["distill", "mbpo"])
-def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, method):
+def policy_trainer_on_a_model(tmp_path, overrides: dict, until, what: str):
+    """A policy_trainer given one model trained on recorded linear motion; what it announced on
+    /mbrl/policy and /mbrl/value, and its last diagnostics, once `until(probe, announced, values)`."""
     record_linear_motion(tmp_path / "data", ARM_JOINTS, seconds=6.0)
     models = tmp_path / "models"
     models.mkdir()
     assert main(["train", "--bag", str(tmp_path / "data"), "--output", str(models / "model_0001.pt")]) == 0
-    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(models), "method": method,
-                 "distill_rounds": 2, "distill_rollouts": 2, "distill_steps": 5, "distill_epochs": 5, "population": 50,
-                 "iterations": 1, "mbpo_updates": 40, "mbpo_branches": 20}
+    overrides = {"data_dir": str(tmp_path / "data"), "checkpoint_dir": str(models), "distill_rounds": 2,
+                 "distill_rollouts": 2, "distill_steps": 5, "distill_epochs": 5, "check_rollouts": 4,
+                 "check_steps": 20, "population": 50, "iterations": 1, "mbpo_updates": 40, "mbpo_branches": 20,
+                 **overrides}
     with Stack(robot_config("arm"), overrides, nodes=("policy_trainer",), log_dir=tmp_path / "logs") as stack:
         probe = Probe("policy_trainer_probe")
         announced, values = [], []
@@ -125,18 +126,41 @@ def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, met
             probe.create_subscription(String, "/mbrl/value", lambda m: values.append(m.data), LATCHED_QOS)
             model = String(data=str(models / "model_0001.pt"))
             probe.create_publisher(String, "/mbrl/model", LATCHED_QOS).publish(model)
-            probe.spin_until(lambda: announced and (values or method == "distill"), 120, "a policy on /mbrl/policy",
-                             stack)
+            probe.spin_until(lambda: until(probe, announced, values), 120, what, stack)
+            probe.spin_for(0.5)
         finally:
             probe.destroy_node()
+    return announced, values, probe.diagnostics.get("mbrl_ros: policy_trainer", {})
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("method", ["distill", "mbpo"])
+def test_the_policy_trainer_announces_a_policy_for_each_model(ros, tmp_path, method):
+    announced, values, _ = policy_trainer_on_a_model(
+        tmp_path, {"method": method, "check_tolerance": 10.0},
+        lambda probe, announced, values: announced and (values or method == "distill"), "a policy on /mbrl/policy")
+    models = tmp_path / "models"
     policy, metadata = load_checkpoint(announced[0], kind=Policy)
     assert announced[0] == str(models / "policy_0001.pt")
     assert metadata["task"] == "ReachTask" and metadata["version"] == 1 and metadata["method"] == method
     if method == "distill":
         assert metadata["summary"]["labels"] == 20, "2 rounds of 2 rollouts of 5 steps"
+        assert metadata["summary"]["check_rollouts"] == 4 and metadata["summary"]["check_failed"] == 0
     else:
         assert metadata["summary"]["model_transitions"] > 0 and 1 <= metadata["summary"]["rollout_length"] <= 10
         assert values == [str(models / "value_0001.pt")], "and the actor-critic's value, for planning"
         _, value_metadata = load_checkpoint(values[0], kind=SoftValue)
         assert value_metadata["version"] == 1
     assert (policy.state_dim, policy.action_dim) == (SPEC.state_dim, SPEC.dof)
+
+
+@pytest.mark.timeout(240)
+def test_a_policy_that_fails_its_check_is_not_announced_and_the_trainer_says_why(ros, tmp_path):
+    def said(probe, announced, values):
+        return "failed its check" in probe.diagnostics.get("mbrl_ros: policy_trainer", {}).get("_message", "")
+
+    announced, _, status = policy_trainer_on_a_model(tmp_path, {"check_tolerance": 1e-9, "repair_rounds": 1}, said,
+                                                     "the policy_trainer to reject its policy")
+    assert announced == [] and not list((tmp_path / "models").glob("policy_*"))
+    assert "after 3 rounds" in status["_message"] and status["model_version"] == "1", status
+    assert status["policy_version"] == "0", "no policy announced"

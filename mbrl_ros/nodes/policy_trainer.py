@@ -40,6 +40,7 @@ from .common import (
     WARN,
     CheckedNode,
     in_range,
+    interruptible,
     non_negative,
     one_of,
     positive,
@@ -71,7 +72,16 @@ class PolicyTrainerNode(CheckedNode):
             rollouts=self.param("distill_rollouts", 16, "rollouts through the model per round", in_range(1, 10000)),
             steps=self.param("distill_steps", 30, "steps per rollout, each labelled by a plan", in_range(1, 10000)),
             epochs=self.param("distill_epochs", 60, "epochs over all labels per round", in_range(1, 10000)),
-            hidden=self.hidden, layers=self.layers, seed=seed)
+            hidden=self.hidden, layers=self.layers, seed=seed,
+            check_rollouts=self.param("check_rollouts", 16, "the policy's check before it is announced: rollouts "
+                                      "through the model from recorded states to random goals (0: no check)",
+                                      in_range(0, 10000)),
+            check_steps=self.param("check_steps", 200, "steps per check rollout: as long as the robot takes to "
+                                   "settle", in_range(1, 100000)),
+            check_tolerance=self.param("check_tolerance", 0.0, "the farthest from its goal a check rollout may "
+                                       "end, in the task's unit (0: the task's success threshold)", non_negative),
+            repair_rounds=self.param("repair_rounds", 10, "further DAgger rounds, from where failed check rollouts "
+                                     "went wrong, before the policy is given up", in_range(0, 1000)))
         self.mbpo_config = MBPOConfig(
             updates=self.param("mbpo_updates", 5000, "actor-critic updates per model", in_range(1, 10**7)),
             branches=self.param("mbpo_branches", 400, "rollouts branched from recorded states at a time",
@@ -92,7 +102,8 @@ class PolicyTrainerNode(CheckedNode):
         self.data = RecordedData(spec.state, spec.command, self.dt, reset_topic)
         self.model, self.model_metadata, self.policy, self.mbpo = None, {}, None, None
         self.distillation: Distillation | None = None  # under way, from model `distilled_version`
-        self.learned_version = self.distilled_version = 0
+        self.learned_version = self.distilled_version = 0  # the model last learned from, and distilled from
+        self.policy_version = 0  # the model of the policy last announced
         self.label_precision: str | None = None  # the faster one here, for the planner's labels
         self.started = time.monotonic()
         self.policies = CheckpointAnnouncer(self, self.policy_topics())
@@ -119,7 +130,7 @@ class PolicyTrainerNode(CheckedNode):
             self.learn()
         self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {
             **self.status[2], "method": self.method, "model_version": self.model_version,
-            "policy_version": self.learned_version}))
+            "learned_version": self.learned_version, "policy_version": self.policy_version}))
 
     def learn(self) -> None:
         """A slice of learning from the newest model: one DAgger round (distill; a newer model arriving
@@ -127,7 +138,8 @@ class PolicyTrainerNode(CheckedNode):
         written and announced; a failure is said, and the next model tried."""
         version = self.model_version
         try:
-            summary = self.distill_round() if self.method == "distill" else self.train_mbpo()
+            with interruptible():
+                summary = self.distill_round() if self.method == "distill" else self.train_mbpo()
             if summary is None:
                 return  # rounds to go, or no data yet
             metadata = {**self.spec.model_signature(), "dt": self.dt, "version": version,
@@ -141,7 +153,7 @@ class PolicyTrainerNode(CheckedNode):
             self.get_logger().error(f"{self.method} failed: {error}")
             self.learned_version, self.distillation = version, None
             return
-        self.learned_version = version
+        self.learned_version = self.policy_version = version
         self.policies.announce(path)
         self.status = (OK, "policy ready", {k: f"{v:.4g}" if isinstance(v, float) else str(v)
                                             for k, v in summary.items()})
@@ -182,9 +194,13 @@ class PolicyTrainerNode(CheckedNode):
         self.report(self.distillation.next_round())
         if not self.distillation.done:
             return None
-        self.policy, last = self.distillation.policy, self.distillation.history[-1]
-        self.distillation = None
-        return {"labels": last["labels"], "held_out_error": last["held_out_error"]}
+        distillation, self.distillation = self.distillation, None
+        summary = {k: v for k, v in distillation.history[-1].items() if k not in ("round", "seconds")}
+        if not distillation.accepted:
+            raise ValueError(f"the policy failed its check after {len(distillation.history)} rounds ({summary}); "
+                             f"the previous policy stays")
+        self.policy = distillation.policy
+        return summary
 
     def train_mbpo(self) -> dict | None:
         data = self.recorded()

@@ -5,6 +5,8 @@ the task draws, and the planner labels every state they visit with the command i
 policy then learns from all labels so far. The first round's rollouts follow the planner itself.
 Labelling by the policy's own states is what lets it recover from its own mistakes: a policy
 trained only on the planner's trajectories drifts off them and has never seen where it ends up.
+After the rounds, the policy is checked on long rollouts through the model (core/policies/check.py);
+while it fails, each further round labels from where its failed rollouts began to go wrong.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from ..control.mpc import MPC
 from ..planning.rollout import mean_step
+from .check import PolicyCheck, check_policy
 from .policy import Policy, new_policy, policy_command
 
 
@@ -31,10 +34,16 @@ class DistillConfig:
     hidden: int = 256
     layers: int = 2
     seed: int = 0
+    check_rollouts: int = 0  # the check after the rounds: 0, none
+    check_steps: int = 200  # per check rollout: long enough to settle
+    check_tolerance: float = 0.0  # the farthest a check rollout may end from its goal; 0: the task's success threshold
+    repair_rounds: int = 10  # further rounds while the check fails, before the policy is given up
 
     def __post_init__(self):
-        if min(self.rounds, self.rollouts, self.steps, self.epochs, self.batch_size) < 1:
-            raise ValueError("rounds, rollouts, steps, epochs and batch_size must be at least 1")
+        if min(self.rounds, self.rollouts, self.steps, self.epochs, self.batch_size, self.check_steps) < 1:
+            raise ValueError("rounds, rollouts, steps, epochs, batch_size and check_steps must be at least 1")
+        if min(self.check_rollouts, self.check_tolerance, self.repair_rounds) < 0:
+            raise ValueError("check_rollouts, check_tolerance and repair_rounds cannot be negative")
 
 
 @dataclass
@@ -105,11 +114,15 @@ def fit(policy: Policy, labels: Labels, config: DistillConfig, rng: np.random.Ge
 
 class Distillation:
     """DAgger from the recorded states `starts` (N, S), one round at a time (`next_round`), so that a
-    node can stop between rounds when a newer model arrives; continues training `policy` where given."""
+    node can stop between rounds when a newer model arrives; continues training `policy` where given.
+    Done after the configured rounds once the policy passes its check (`accepted`), or once the
+    repair rounds are spent without (not accepted)."""
 
     def __init__(self, mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
                  policy: Policy | None = None):
-        self.mpc, self.starts, self.config = mpc, starts, config
+        self.mpc, self.config = mpc, config
+        flying = ~mpc.task.episode_ended(mpc.task.tensor(starts)).cpu().numpy()  # not mid-crash
+        self.starts = starts[flying] if flying.any() else starts
         self.rng = np.random.default_rng(config.seed)
         torch.manual_seed(config.seed)
         self.fresh = policy is None
@@ -117,23 +130,38 @@ class Distillation:
             mpc.task, starts, mpc.planner.low, mpc.planner.high, config.hidden, config.layers,
             np.random.default_rng(config.seed + 1))
         self.labels, self.history, self.started = Labels(), [], time.monotonic()
+        self.check: PolicyCheck | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return len(self.history) >= self.config.rounds and (not self.config.check_rollouts or self.check.passed)
 
     @property
     def done(self) -> bool:
-        return len(self.history) >= self.config.rounds
+        return self.accepted or len(self.history) >= self.config.rounds + self.config.repair_rounds
 
     def next_round(self) -> dict:
-        """Label the states of this round's rollouts and train on all labels so far; its summary."""
+        """Label the states of this round's rollouts (after the rounds, from where the failed check
+        rollouts turned) and train on all labels so far; then the check, after the rounds. Its summary."""
         actor = None if self.fresh and not self.history else self.policy
-        for _ in range(self.config.rollouts):
-            start, goal = self.starts[self.rng.integers(len(self.starts))], self.mpc.task.random_goal(self.rng)
+        for start, goal in self.check.turning_points() if self.check is not None else self.draw(self.config.rollouts):
             label_rollout(self.mpc, start, goal, self.config.steps, self.labels, actor)
         self.policy.train()
         error = fit(self.policy, self.labels, self.config, self.rng)
         self.policy.eval()
-        self.history.append({"round": len(self.history) + 1, "labels": len(self.labels), "held_out_error": error,
-                             "seconds": time.monotonic() - self.started})
+        summary = {"round": len(self.history) + 1, "labels": len(self.labels), "held_out_error": error}
+        if len(self.history) + 1 >= self.config.rounds and self.config.check_rollouts:
+            starts, goals = map(np.array, zip(*self.draw(self.config.check_rollouts)))
+            self.check = check_policy(self.policy, self.mpc.model, self.mpc.task, starts, goals,
+                                      self.config.check_steps, self.config.check_tolerance)
+            summary |= self.check.summary()
+        self.history.append(summary | {"seconds": time.monotonic() - self.started})
         return self.history[-1]
+
+    def draw(self, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Recorded starts and the task's random goals."""
+        return [(self.starts[self.rng.integers(len(self.starts))], self.mpc.task.random_goal(self.rng))
+                for _ in range(count)]
 
 
 def distill(mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
