@@ -55,7 +55,7 @@ from mbrl_ros.core.control.in_process import QuietLog
 from mbrl_ros.core.control.parameters import build_control_loop, read_controller
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.params import read_parameters
-from mbrl_ros.core.policies.distill import DistillConfig, distill
+from mbrl_ros.core.policies.distill import distill
 from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig
 from mbrl_ros.core.policies.policy import new_policy, policy_command
 from mbrl_ros.core.policies.sac import SAC, SACConfig
@@ -238,7 +238,7 @@ class ModelBasedRun(LearningRun):
         """Distil the current MPC (continuing from the last policy) and give it to the proposals MPC."""
         started = time.monotonic()
         self.policy, history = distill(self.controllers["mpc"].loop.mpc, np.array([d[0] for d in self.data]),
-                                       DistillConfig(*self.args.distill, seed=self.seed), self.policy)
+                                       self.env.robot.distill_config(**self.args.distill, seed=self.seed), self.policy)
         seconds = time.monotonic() - started
         self.distill_wall += seconds
         self.controllers["proposals"].loop.use_policy(self.policy)
@@ -411,8 +411,8 @@ def arguments() -> argparse.Namespace:
                         "quick 2,400)")
     parser.add_argument("--mpc-eval-every", type=int, help="MPC and MBPO: env steps between evaluations (default: "
                         "--explore-steps)")
-    parser.add_argument("--distill", help="DistillConfig rounds,rollouts,steps,epochs (default 10,16,30,60, quick "
-                        "5,16,30,60)")
+    parser.add_argument("--distill", help="the policy_trainer's distillation with these rounds,rollouts,steps,epochs "
+                        "(default 10,16,30,60, quick 5,16,30,60); its check as the robot's config says")
     parser.add_argument("--distill-every", type=int, default=1, help="distil at every Nth MPC evaluation (and the "
                         "last): distilled and proposals are evaluated there only")
     parser.add_argument("--mbpo-steps", type=int, help="MBPO: env steps per run (default: the MPC's or --steps / 10, "
@@ -435,7 +435,9 @@ def arguments() -> argparse.Namespace:
     args.seeds = args.seeds or (1 if args.quick else 3)
     args.steps = args.steps or (20_000 if args.quick else 100_000)
     args.eval_every = args.eval_every or (2_000 if args.quick else 5_000)
-    args.distill = [int(v) for v in (args.distill or ("5,16,30,60" if args.quick else "10,16,30,60")).split(",")]
+    distill = args.distill or ("5,16,30,60" if args.quick else "10,16,30,60")
+    args.distill = dict(zip(("distill_rounds", "distill_rollouts", "distill_steps", "distill_epochs"),
+                            map(int, distill.split(","))))
     args.mpc_steps = args.mpc_steps or (2_400 if args.quick else None)
     args.mbpo_steps = args.mbpo_steps or (args.mpc_steps if args.quick else None)
     return args

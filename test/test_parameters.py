@@ -13,6 +13,9 @@ from mbrl_ros.core.control.exploration import EXPLORERS
 from mbrl_ros.core.control.parameters import CONTROLLER_PARAMETERS, TASK_CHOICE, read_controller, read_planner, read_task
 from mbrl_ros.core.models.learner import LEARNER_PARAMETERS, learner_configs
 from mbrl_ros.core.models.training import TrainConfig
+from mbrl_ros.core.policies.distill import DistillConfig
+from mbrl_ros.core.policies.mbpo import MBPOConfig
+from mbrl_ros.core.policies.parameters import POLICY_TRAINER_PARAMETERS, policy_configs
 from mbrl_ros.core.params import ListOf, Param, ParameterError, in_range, node_parameters, read_parameters
 from mbrl_ros.core.robots.commands import BOUNDED_COMMAND_PARAMETERS
 from mbrl_ros.core.robots.robot import ROBOT_PARAMETERS
@@ -20,7 +23,9 @@ from mbrl_ros.core.sims import WORLDS
 from mbrl_ros.core.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = {"controller": CONTROLLER_PARAMETERS, "task choice": TASK_CHOICE, "robot": ROBOT_PARAMETERS, "bounded commands": BOUNDED_COMMAND_PARAMETERS, "learner": LEARNER_PARAMETERS,
+SCHEMAS = {"controller": CONTROLLER_PARAMETERS, "task choice": TASK_CHOICE, "robot": ROBOT_PARAMETERS,
+           "bounded commands": BOUNDED_COMMAND_PARAMETERS, "learner": LEARNER_PARAMETERS,
+           "policy_trainer": POLICY_TRAINER_PARAMETERS,
            **{f"{name} task": kind.PARAMETERS for name, kind in TASKS.items()},
            **{f"{name} world": kind.PARAMETERS for name, kind in WORLDS.items()},
            **{f"{name} exploration": kind.PARAMETERS for name, kind in EXPLORERS.items()}}
@@ -55,6 +60,8 @@ def test_every_shipped_config_reads_through_the_schemas(config):
         if node == "controller":
             read_controller(declare)
         if node == "policy_trainer":
+            distill, _ = policy_configs(read_parameters(POLICY_TRAINER_PARAMETERS, given))
+            assert distill.check_steps == given.get("check_steps", DistillConfig.check_steps)
             read_task(declare)
             read_planner(declare)
         if node == "sim":
@@ -64,6 +71,10 @@ def test_every_shipped_config_reads_through_the_schemas(config):
 def test_the_learners_defaults_are_the_dataclasses():
     model, training = learner_configs(read_parameters(LEARNER_PARAMETERS, {}))
     assert training == TrainConfig() and (model.members, model.hidden, model.layers) == (5, 200, 3)
+
+
+def test_the_policy_trainers_defaults_are_the_dataclasses():
+    assert policy_configs(read_parameters(POLICY_TRAINER_PARAMETERS, {})) == (DistillConfig(), MBPOConfig())
 
 
 def own_defaults(source: str) -> list[tuple[int, str, object, object]]:

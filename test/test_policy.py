@@ -68,7 +68,8 @@ def test_the_policy_drives_the_rollout_and_the_planner_labels_every_state_it_vis
 
 def test_a_distilled_policy_reaches_goals_in_the_model(reach):
     mpc, starts = reach
-    policy, history = distill(mpc, starts, DistillConfig(rounds=4, rollouts=10, steps=25, epochs=40, hidden=64))
+    policy, history = distill(mpc, starts, DistillConfig(rounds=4, rollouts=10, steps=25, epochs=40, hidden=64,
+                                                                  check_rollouts=0))
     assert [h["labels"] for h in history] == [250, 500, 750, 1000]
     rng, task = np.random.default_rng(5), mpc.task
     before, after = [], []

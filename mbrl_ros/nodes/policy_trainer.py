@@ -29,8 +29,9 @@ from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import save_checkpoint
 from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import incompatibility, torch_device
-from ..core.policies.distill import DistillConfig, Distillation
-from ..core.policies.mbpo import MBPO, MBPOConfig
+from ..core.policies.distill import Distillation
+from ..core.policies.mbpo import MBPO
+from ..core.policies.parameters import POLICY_TRAINER_PARAMETERS, policy_configs
 from ..core.policies.policy import new_policy
 from ..core.policies.sac import SAC, SACConfig
 from .checkpoints import CheckpointAnnouncer, CheckpointInbox
@@ -41,14 +42,10 @@ from .common import (
     CheckedNode,
     in_range,
     interruptible,
-    non_negative,
-    one_of,
     positive,
     run,
     set_torch_threads,
 )
-
-METHODS = ("distill", "mbpo")
 
 
 class PolicyTrainerNode(CheckedNode):
@@ -62,34 +59,9 @@ class PolicyTrainerNode(CheckedNode):
         self.dt = 1.0 / self.param("control_rate", 20.0, "controller rate in Hz: the model's time step",
                                    in_range(1.0, 1000.0))
         reset_topic = self.param("reset_topic", RESET_TOPIC, "episode ends (resets) in the bags")
-        self.method = self.param("method", "distill", "how a policy is learned from each model: distill (DAgger "
-                                 "on the planner) or mbpo (soft actor-critic on model rollouts)", one_of(*METHODS))
-        self.hidden = self.param("policy_hidden_units", 256, "units per hidden layer of the policy", in_range(1, 4096))
-        self.layers = self.param("policy_hidden_layers", 2, "hidden layers of the policy", in_range(1, 16))
-        seed = self.param("seed", 0, "random seed", non_negative)
-        self.distill_config = DistillConfig(
-            rounds=self.param("distill_rounds", 10, "DAgger rounds per model", in_range(1, 1000)),
-            rollouts=self.param("distill_rollouts", 16, "rollouts through the model per round", in_range(1, 10000)),
-            steps=self.param("distill_steps", 30, "steps per rollout, each labelled by a plan", in_range(1, 10000)),
-            epochs=self.param("distill_epochs", 60, "epochs over all labels per round", in_range(1, 10000)),
-            hidden=self.hidden, layers=self.layers, seed=seed,
-            check_rollouts=self.param("check_rollouts", 16, "the policy's check before it is announced: rollouts "
-                                      "through the model from recorded states to random goals (0: no check)",
-                                      in_range(0, 10000)),
-            check_steps=self.param("check_steps", 200, "steps per check rollout: as long as the robot takes to "
-                                   "settle", in_range(1, 100000)),
-            check_tolerance=self.param("check_tolerance", 0.0, "the farthest from its goal a check rollout may "
-                                       "end, in the task's unit (0: the task's success threshold)", non_negative),
-            repair_rounds=self.param("repair_rounds", 10, "further DAgger rounds, from where failed check rollouts "
-                                     "went wrong, before the policy is given up", in_range(0, 1000)))
-        self.mbpo_config = MBPOConfig(
-            updates=self.param("mbpo_updates", 5000, "actor-critic updates per model", in_range(1, 10**7)),
-            branches=self.param("mbpo_branches", 400, "rollouts branched from recorded states at a time",
-                                in_range(1, 10**6)),
-            max_length=self.param("mbpo_max_length", 10, "the longest branch, in steps", in_range(1, 1000)),
-            error_budget=self.param("mbpo_error_budget", 0.5, "summed held-out one-step error (normalised MSE) a "
-                                    "branch may accumulate: with a better model, longer branches", positive),
-            seed=seed)
+        values = self.declare(POLICY_TRAINER_PARAMETERS)
+        self.method = values["method"]
+        self.distill_config, self.mbpo_config = policy_configs(values)
         poll_period = self.param("poll_period", 2.0, "seconds between looks for a new model", positive)
         threads = self.param("torch_threads", 1, "CPU threads for learning", in_range(1, 256))
         niceness = self.param("nice", 15, "scheduling niceness added to this process", in_range(0, 19))
@@ -208,7 +180,8 @@ class PolicyTrainerNode(CheckedNode):
             return None
         if self.mbpo is None:
             low, high = (self.task.tensor(b) for b in self.spec.planning_bounds)
-            self.policy = new_policy(self.task, data.states, low, high, self.hidden, self.layers,
+            shape = self.distill_config
+            self.policy = new_policy(self.task, data.states, low, high, shape.hidden, shape.layers,
                                      np.random.default_rng(self.mbpo_config.seed))
             self.mbpo = MBPO(self.task, SAC(self.policy, SACConfig()), self.mbpo_config)
         mse = float(self.model_metadata.get("metrics", {}).get("mse", 1.0))

@@ -13,6 +13,8 @@ import numpy as np
 from ..data.transitions import Transitions
 from ..models.learner import LEARNER_PARAMETERS, DynamicsLearner, learner_configs
 from ..params import node_parameters, read_parameters
+from ..policies.distill import DistillConfig
+from ..policies.parameters import POLICY_TRAINER_PARAMETERS, policy_configs
 from ..paths import robot_config
 from ..robots.robot import ROBOT_PARAMETERS, RobotSpec
 from ..sims import SIM_PARAMETERS, WORLDS, make_world
@@ -42,6 +44,7 @@ class InProcessRobot:
         sim = node_parameters(config, "sim") | (sim_overrides or {})
         self.spec = RobotSpec.from_params(given)
         self.trainer = node_parameters(config, "trainer")
+        self.policy_trainer = node_parameters(config, "policy_trainer")
         self.params = read_parameters(ROBOT_PARAMETERS, given) | read_controller(
             lambda schema: read_parameters(schema, given))  # the controller's, its robot's among them
         world, time_step = read_parameters(SIM_PARAMETERS, sim).values()
@@ -61,6 +64,11 @@ class InProcessRobot:
         that models do not depend on the machine's speed."""
         values = read_parameters(LEARNER_PARAMETERS, self.trainer | overrides)
         return DynamicsLearner(self.spec.model_signature(), self.dt, *learner_configs(values, max_seconds=max_seconds))
+
+    def distill_config(self, **overrides) -> DistillConfig:
+        """The distillation as the robot's policy_trainer node runs it, from its config (`overrides`:
+        of its parameters)."""
+        return policy_configs(read_parameters(POLICY_TRAINER_PARAMETERS, self.policy_trainer | overrides))[0]
 
     def _apply(self, command: np.ndarray, trajectory) -> None:
         self.world.command(command)

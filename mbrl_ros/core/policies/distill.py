@@ -25,16 +25,18 @@ from .policy import Policy, new_policy, policy_command
 
 @dataclass
 class DistillConfig:
-    rounds: int = 6
-    rollouts: int = 8  # per round
-    steps: int = 25  # per rollout
-    epochs: int = 40  # per round, over all labels so far
+    """The policy_trainer's defaults (core/policies/parameters.py declares them)."""
+
+    rounds: int = 10
+    rollouts: int = 16  # per round
+    steps: int = 30  # per rollout
+    epochs: int = 60  # per round, over all labels so far
     batch_size: int = 256
     learning_rate: float = 1e-3
     hidden: int = 256
     layers: int = 2
     seed: int = 0
-    check_rollouts: int = 0  # the check after the rounds: 0, none
+    check_rollouts: int = 16  # the check after the rounds: 0, none
     check_steps: int = 200  # per check rollout: long enough to settle
     check_tolerance: float = 0.0  # the farthest a check rollout may end from its goal; 0: the task's success threshold
     repair_rounds: int = 10  # further rounds while the check fails, before the policy is given up

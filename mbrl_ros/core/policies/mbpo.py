@@ -28,7 +28,7 @@ class MBPOConfig:
     max_length: int = 10  # k at most
     error_budget: float = 0.5  # summed normalised one-step MSE allowed along a rollout
     real_share: float = 0.05  # of each batch
-    updates: int = 1000  # actor-critic updates per training round
+    updates: int = 5000  # actor-critic updates per training round (the policy_trainer's: per model)
     refresh_every: int = 250  # updates between branchings
     buffer_size: int = 200_000  # model transitions kept, newest first
     seed: int = 0
