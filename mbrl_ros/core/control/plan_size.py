@@ -5,10 +5,11 @@ several times slower where it has not), on what runs beside the controller, and 
 config's planner settings say what the plan should be; `PlanSizer` chooses what it can be here.
 When the first model arrives it times plans of a few sizes in each allowed precision and fits
 `time = fixed + iterations x (per_iteration + per_sample x population)`; it keeps the precision
-whose configured plan is fastest (float32 unless another is at least a tenth faster), and the most samples (up to the configured number) for which the
-configured iterations end within the budget. Below the smallest population worth sampling it keeps
-that population and runs fewer iterations; where not even one iteration of it fits, the fixed part
-overruns, and the configured samples plan one iteration. While the loop runs, it compares plans'
+whose configured plan is fastest (float32 unless another is at least a tenth faster), and the most
+samples (up to the configured number) for which the configured iterations end within the budget.
+Below the smallest population worth sampling it keeps that population and runs fewer iterations;
+where not even one iteration of it fits, the fixed part overruns, and the configured samples plan
+one iteration. While the loop runs, it compares plans'
 times with the fit's prediction; where they part by more than a fifth (another process took a
 core, or gave it back; the timing at start-up ran beside the node's other threads) it takes the
 difference as the fixed part's and sizes the plan again. Where the fixed part is close to the
