@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.control.mpc import MPC
-from ..core.control.plan_size import fastest_precision
+from ..core.control.plan_size import choose_precision
 from ..core.control.parameters import make_controller_task, read_planner, read_task
 from ..core.data.bag import RESET_TOPIC
 from ..core.data.dataset import RecordedData
@@ -155,7 +155,7 @@ class PolicyTrainerNode(CheckedNode):
             mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
                       seed=self.distill_config.seed)
             if self.label_precision is None:  # the machine's, timed once
-                times = fastest_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
+                times = choose_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
                 self.label_precision = mpc.precision
                 self.get_logger().info("labelling in " + mpc.precision + " (a plan takes " + ", ".join(
                     f"{p} {t * 1000:.1f} ms" for p, t in times.items()) + " here)")

@@ -429,8 +429,7 @@ class ControlLoop:
         resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
         if resize is not None:
             self.apply_size(self.mpc, resize)
-            self.log.info(f"plans' fixed part took {self.sizer.cost.fixed * 1000:.1f} ms: planning "
-                          f"{self.describe_size(resize)}")
+            self.log.info(f"plans took {self.sizer.drift:.2f}x the predicted time: planning {self.describe_size(resize)}")
         if overran:
             self.mode, self.pending = Mode.PLANNER_LATE, None
             return

@@ -9,12 +9,16 @@ whose configured plan is fastest (float32 unless another is at least a tenth fas
 samples (up to the configured number) for which the configured iterations end within the budget.
 Below the smallest population worth sampling it keeps that population and runs fewer iterations;
 where not even one iteration of it fits, the fixed part overruns, and the configured samples plan
-one iteration. While the loop runs, it compares plans'
-times with the fit's prediction; where they part by more than a fifth (another process took a
-core, or gave it back; the timing at start-up ran beside the node's other threads) it takes the
-difference as the fixed part's and sizes the plan again. Where the fixed part is close to the
-budget and the start-up timing misjudged the samples' share, the size can still swing between
-small and large (the arm on a slow machine): the controller's `fit_plan` is off by default.
+one iteration. While the loop runs, it compares plans' times with the fit's prediction; where they
+part by more than a fifth, it scales the whole cost by the measured ratio and sizes the plan again.
+A ratio, not an offset: what changes a plan's time after start-up slows every part of it alike
+(another process sharing the core; the trainer, which shared it while the first model was timed,
+going idle; the CPU's own phases: on an Intel Xeon with AMX the drone's 400 x 4 plan ran 16 ms for a
+second, then 24 ms for the next, from the same state). An offset taken as the fixed part's (the
+first way) left a plan timed beside the trainer stuck at 50 x 3 when the trainer went idle, and swung
+others between 50 and 300 samples: the drone crashed. Where the start-up timing misjudged the
+samples' share of the time, the size found is off by as much (the arm's fixed part is close to its
+budget on a slow machine): the controller's `fit_plan` is off by default, and on with `policy: auto`.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ class PlanCost:
 
     def time(self, population: int, iterations: int) -> float:
         return self.fixed + iterations * (self.per_iteration + self.per_sample * population)
+
+    def scaled(self, ratio: float) -> PlanCost:
+        return PlanCost(self.fixed * ratio, self.per_iteration * ratio, self.per_sample * ratio)
 
 
 @dataclass(frozen=True)
@@ -116,16 +123,13 @@ class PlanSizer:
     WINDOW = 50  # plans compared with the prediction before the size may change
     DRIFT = 0.2  # by more than this share
     HEADROOM = 0.85  # share of the budget a plan is sized for: plans' times vary
-    # A reduced precision is chosen only where it plans at least this much faster than float32. On an
-    # Intel Xeon with AMX the two timed within 2 % of each other at start-up; a drone demo that took
-    # bfloat16 on a 1 % lead then planned about 3x slower than timed, shrank to 76 samples and crashed.
-    REDUCED_LEAD = 0.1
 
     def __init__(self, configured: PlannerConfig, precisions: tuple[str, ...], budget: float):
         self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
         self.cost: PlanCost | None = None
         self.size: PlanSize | None = None
-        self.excess: deque = deque(maxlen=self.WINDOW)  # s each plan took beyond the prediction
+        self.ratios: deque = deque(maxlen=self.WINDOW)  # each plan's seconds / the prediction
+        self.drift = 1.0  # the last window's median ratio that changed the cost
         self.timings: dict[str, float] = {}  # precision -> s of the configured plan, as measured
 
     def calibrate(self, time_plan: Callable[[str, int, int], float]) -> PlanSize:
@@ -133,9 +137,7 @@ class PlanSizer:
         costs = {p: fit_cost(lambda n, i, p=p: time_plan(p, n, i), self.configured.population)
                  for p in self.precisions}
         self.timings = {p: c.time(self.configured.population, self.configured.iterations) for p, c in costs.items()}
-        precision = min(self.precisions, key=self.timings.get)
-        if "float32" in self.timings and self.timings[precision] > (1 - self.REDUCED_LEAD) * self.timings["float32"]:
-            precision = "float32"
+        precision = preferred_precision(self.timings)
         self.cost = costs[precision]
         self.size = choose_size(self.cost, self.budget, self.configured, precision)
         return self.size
@@ -146,18 +148,33 @@ class PlanSizer:
         if self.cost is None or iterations < 1:
             return None
         predicted = self.cost.time(self.size.population, iterations)
-        self.excess.append(seconds - predicted)
-        if len(self.excess) < self.WINDOW:
+        self.ratios.append(seconds / predicted)
+        if len(self.ratios) < self.WINDOW:
             return None
-        excess = float(np.median(self.excess))
-        self.excess.clear()
-        if abs(excess) <= self.DRIFT * predicted:
+        ratio = float(np.median(self.ratios))
+        self.ratios.clear()
+        if abs(ratio - 1.0) <= self.DRIFT:
             return None
-        self.cost = replace(self.cost, fixed=max(self.cost.fixed + excess, 0.0))
+        self.cost, self.drift = self.cost.scaled(ratio), ratio
         size = choose_size(self.cost, self.budget, self.configured, self.size.precision)
         changed = (size.population, size.iterations) != (self.size.population, self.size.iterations)
         self.size = size
         return size if changed else None
+
+
+# A reduced precision is chosen only where it plans at least this much faster than float32. On an Intel
+# Xeon with AMX the two timed within 2 % of each other at start-up; a drone demo that took bfloat16 on
+# a 1 % lead then planned about 3x slower than timed, shrank to 76 samples and crashed.
+REDUCED_LEAD = 0.1
+
+
+def preferred_precision(timings: dict[str, float]) -> str:
+    """The precision to plan in, given each one's seconds for the same plan: the fastest, but float32
+    unless the fastest leads it by `REDUCED_LEAD`."""
+    fastest = min(timings, key=timings.get)
+    if "float32" in timings and timings[fastest] > (1 - REDUCED_LEAD) * timings["float32"]:
+        return "float32"
+    return fastest
 
 
 def median_time(run: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
@@ -172,14 +189,14 @@ def median_time(run: Callable[[], object], repeats: int = 3, warmup: int = 1) ->
     return float(np.median(times))
 
 
-def fastest_precision(mpc, state: np.ndarray, goal: np.ndarray) -> dict[str, float]:
-    """Plan in whichever of `mpc`'s configured precision and float32 plans faster here (bfloat16 is
+def choose_precision(mpc, state: np.ndarray, goal: np.ndarray) -> dict[str, float]:
+    """Plan in the preferred of `mpc`'s configured precision and float32 as timed here (bfloat16 is
     several times slower than float32 on a CPU without native bfloat16); returns each one's seconds."""
     times = {}
     for precision in dict.fromkeys((mpc.precision, "float32")):
         mpc.set_precision(precision)
         times[precision] = median_time(lambda: mpc.act(state, goal))
-    mpc.set_precision(min(times, key=times.get))
+    mpc.set_precision(preferred_precision(times))
     mpc.reset()
     return times
 
