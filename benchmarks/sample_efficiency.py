@@ -52,11 +52,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from mbrl_ros.core.control.exploration import make_explorer
 from mbrl_ros.core.control.in_process import QuietLog
-from mbrl_ros.core.control.mpc import MPC
+from mbrl_ros.core.control.plan_size import choose_precision
 from mbrl_ros.core.control.parameters import build_control_loop, read_controller, read_planner
 from mbrl_ros.core.data.transitions import Transitions
 from mbrl_ros.core.params import read_parameters
-from mbrl_ros.core.policies.distill import distill
+from mbrl_ros.core.policies.distill import distill, labeller
 from mbrl_ros.core.policies.mbpo import MBPO, MBPOConfig
 from mbrl_ros.core.policies.policy import new_policy, policy_command
 from mbrl_ros.core.policies.sac import SAC, SACConfig
@@ -238,12 +238,11 @@ class ModelBasedRun(LearningRun):
     def distil(self) -> dict:
         """Distil the current MPC (continuing from the last policy) and give it to the proposals MPC."""
         started = time.monotonic()
-        # Labels from the planner as the policy_trainer plans them: the controller's planner settings,
-        # without the settling and rate limits the controller adds around its own plans.
-        robot = self.env.robot
-        labeller = MPC(robot.loop.task, *robot.spec.planning_bounds, self.learner.model, seed=self.seed,
-                       **read_planner(lambda schema: {name: robot.params[name] for name in schema}))
-        self.policy, history = distill(labeller, np.array([d[0] for d in self.data]),
+        robot, starts = self.env.robot, np.array([d[0] for d in self.data])
+        mpc = labeller(robot.loop.task, robot.spec, self.learner.model, seed=self.seed,
+                       planner=read_planner(lambda schema: {name: robot.params[name] for name in schema}))
+        choose_precision(mpc, starts[0], robot.loop.task.random_goal(np.random.default_rng(0)))  # as the node does
+        self.policy, history = distill(mpc, starts,
                                        robot.distill_config(**self.args.distill, seed=self.seed), self.policy)
         seconds = time.monotonic() - started
         self.distill_wall += seconds

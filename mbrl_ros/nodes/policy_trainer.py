@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.control.mpc import MPC
 from ..core.control.plan_size import choose_precision
 from ..core.control.parameters import make_controller_task, read_planner, read_task
 from ..core.data.bag import RESET_TOPIC
@@ -29,7 +28,7 @@ from ..core.data.dataset import RecordedData
 from ..core.models.checkpoint import save_checkpoint
 from ..core.models.ensemble import GaussianEnsemble
 from ..core.models.learner import incompatibility, torch_device
-from ..core.policies.distill import Distillation
+from ..core.policies.distill import Distillation, labeller
 from ..core.policies.mbpo import MBPO
 from ..core.policies.parameters import POLICY_TRAINER_PARAMETERS, policy_configs
 from ..core.policies.policy import new_policy
@@ -152,8 +151,8 @@ class PolicyTrainerNode(CheckedNode):
             if self.distillation is not None:
                 self.get_logger().info(f"model {self.model_version} arrived: distilling from it instead of model "
                                        f"{self.distilled_version}, from the policy so far")
-            mpc = MPC(self.task, *self.spec.planning_bounds, self.model, **self.planner, device=self.device,
-                      seed=self.distill_config.seed)
+            mpc = labeller(self.task, self.spec, self.model, self.planner, seed=self.distill_config.seed,
+                           device=self.device)
             if self.label_precision is None:  # the machine's, timed once
                 times = choose_precision(mpc, data.states[0], self.task.random_goal(np.random.default_rng(0)))
                 self.label_precision = mpc.precision

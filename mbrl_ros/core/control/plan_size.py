@@ -9,16 +9,16 @@ whose configured plan is fastest (float32 unless another is at least a tenth fas
 samples (up to the configured number) for which the configured iterations end within the budget.
 Below the smallest population worth sampling it keeps that population and runs fewer iterations;
 where not even one iteration of it fits, the fixed part overruns, and the configured samples plan
-one iteration. While the loop runs, it compares plans' times with the fit's prediction; where they
-part by more than a fifth, it scales the whole cost by the measured ratio and sizes the plan again.
-A ratio, not an offset: what changes a plan's time after start-up slows every part of it alike
-(another process sharing the core; the trainer, which shared it while the first model was timed,
-going idle; the CPU's own phases: on an Intel Xeon with AMX the drone's 400 x 4 plan ran 16 ms for a
-second, then 24 ms for the next, from the same state). An offset taken as the fixed part's (the
-first way) left a plan timed beside the trainer stuck at 50 x 3 when the trainer went idle, and swung
-others between 50 and 300 samples: the drone crashed. Where the start-up timing misjudged the
-samples' share of the time, the size found is off by as much (the arm's fixed part is close to its
-budget on a slow machine): the controller's `fit_plan` is off by default, and on with `policy: auto`.
+one iteration. While the loop runs, it compares each 50 plans' times with the fit's prediction;
+where their median parts from it by more than a tenth, it fits the cost again to the last 300
+plans' sizes and times (`fit_observed`), drawn towards the start-up timing scaled to their level,
+and sizes the plan again where the size changes by more than a sixteenth. What slows a plan after
+start-up mostly slows all of it (another process sharing the core, the trainer that shared it at
+start-up going idle), but not always alike: in the drone's node, beside the sim and the node's own
+threads, a plan's iterations cost more than when it was timed, and plans of a few sizes tell that
+apart. Two simpler corrections failed the drone on an Intel Xeon with AMX: an offset taken as the
+fixed part's left a plan timed beside the trainer at 50 x 3 when the trainer went idle and swung
+others between 50 and 300 samples; a ratio applied to every part shrank the plan to 50 x 2-3.
 """
 
 from __future__ import annotations
@@ -121,15 +121,20 @@ class PlanSizer:
     `precisions`: those allowed, the configured one first."""
 
     WINDOW = 50  # plans compared with the prediction before the size may change
-    DRIFT = 0.2  # by more than this share
+    DRIFT = 0.1  # by more than this share
+    STEP = 1 / 16  # the least change of population worth a resize, as a share of the configured one
     HEADROOM = 0.85  # share of the budget a plan is sized for: plans' times vary
+    MEMORY = 6  # windows of plans the cost is fitted to when it drifts
+    PRIOR = 50  # the start-up timing weighs as much as this many plans
 
     def __init__(self, configured: PlannerConfig, precisions: tuple[str, ...], budget: float):
         self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
-        self.cost: PlanCost | None = None
+        self.timed: PlanCost | None = None  # the cost as timed at start-up
+        self.cost: PlanCost | None = None  # as fitted to the plans since
         self.size: PlanSize | None = None
-        self.ratios: deque = deque(maxlen=self.WINDOW)  # each plan's seconds / the prediction
-        self.drift = 1.0  # the last window's median ratio that changed the cost
+        self.plans: deque = deque(maxlen=self.MEMORY * self.WINDOW)  # (population, iterations, seconds)
+        self.observed = 0
+        self.drift = 1.0  # the last window's median of plans' seconds over the prediction
         self.timings: dict[str, float] = {}  # precision -> s of the configured plan, as measured
 
     def calibrate(self, time_plan: Callable[[str, int, int], float]) -> PlanSize:
@@ -138,7 +143,7 @@ class PlanSizer:
                  for p in self.precisions}
         self.timings = {p: c.time(self.configured.population, self.configured.iterations) for p, c in costs.items()}
         precision = preferred_precision(self.timings)
-        self.cost = costs[precision]
+        self.timed = self.cost = costs[precision]
         self.size = choose_size(self.cost, self.budget, self.configured, precision)
         return self.size
 
@@ -147,19 +152,39 @@ class PlanSizer:
         it): the new size where plans' time drifted from the prediction, else None."""
         if self.cost is None or iterations < 1:
             return None
-        predicted = self.cost.time(self.size.population, iterations)
-        self.ratios.append(seconds / predicted)
-        if len(self.ratios) < self.WINDOW:
+        self.plans.append((self.size.population, iterations, seconds))
+        self.observed += 1
+        if self.observed % self.WINDOW:
             return None
-        ratio = float(np.median(self.ratios))
-        self.ratios.clear()
-        if abs(ratio - 1.0) <= self.DRIFT:
+        window = np.array(self.plans, dtype=float)[-self.WINDOW:]
+        predicted = [self.cost.time(int(n), int(i)) for n, i, _ in window]
+        self.drift = float(np.median(window[:, 2] / predicted))
+        if abs(self.drift - 1.0) <= self.DRIFT:
             return None
-        self.cost, self.drift = self.cost.scaled(ratio), ratio
+        self.cost = fit_observed(self.timed, np.array(self.plans, dtype=float), self.configured, self.PRIOR)
         size = choose_size(self.cost, self.budget, self.configured, self.size.precision)
-        changed = (size.population, size.iterations) != (self.size.population, self.size.iterations)
+        step = abs(size.population - self.size.population) / self.configured.population
+        if size.iterations == self.size.iterations and step < self.STEP:
+            return None
         self.size = size
-        return size if changed else None
+        return size
+
+
+def fit_observed(timed: PlanCost, plans: np.ndarray, configured: PlannerConfig, weight: float) -> PlanCost:
+    """The cost fitted to plans' times, `plans` (K, 3) of population, iterations and seconds: least
+    squares drawn, with the weight of `weight` plans, towards the timed cost scaled to the plans'
+    median ratio (ridge regression). What slows a plan mostly slows every part of it alike; plans of
+    several sizes tell where one part was slowed more. Each part is measured in seconds of the
+    configured plan, so that the prior holds each alike."""
+    population, iterations = float(configured.population), float(configured.iterations)
+    n, i, seconds = plans.T
+    ratio = float(np.median(seconds / (timed.fixed + i * (timed.per_iteration + timed.per_sample * n))))
+    prior = timed.scaled(ratio)
+    parts = np.stack([np.ones_like(n), i / iterations, i * n / (iterations * population)], 1)
+    before = np.array([prior.fixed, prior.per_iteration * iterations, prior.per_sample * iterations * population])
+    fitted = np.linalg.solve(parts.T @ parts + weight * np.eye(3), parts.T @ seconds + weight * before)
+    fixed, per_iteration, samples = np.maximum(fitted, 0.0)
+    return PlanCost(float(fixed), float(per_iteration / iterations), float(samples / (iterations * population)))
 
 
 # A reduced precision is chosen only where it plans at least this much faster than float32. On an Intel

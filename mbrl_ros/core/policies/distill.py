@@ -166,6 +166,13 @@ class Distillation:
                 for _ in range(count)]
 
 
+def labeller(task, spec, model, planner: dict, *, seed: int, device: str = "cpu") -> MPC:
+    """The planner that labels states: the controller's planner settings (`read_planner`) without the
+    settling and rate limits the controller adds around its own plans, which would teach a policy to
+    stop short and move slowly."""
+    return MPC(task, *spec.planning_bounds, model, **planner, device=device, seed=seed)
+
+
 def distill(mpc: MPC, starts: np.ndarray, config: DistillConfig = DistillConfig(),
             policy: Policy | None = None, on_round=None) -> tuple[Policy, list[dict]]:
     """A policy that imitates `mpc` (its planner, model and task) from the recorded states `starts`
