@@ -9,10 +9,12 @@ whose configured plan is fastest (float32 unless another is at least a tenth fas
 samples (up to the configured number) for which the configured iterations end within the budget.
 Below the smallest population worth sampling it keeps that population and runs fewer iterations;
 where not even one iteration of it fits, the fixed part overruns, and the configured samples plan
-one iteration. While the loop runs, it compares each 50 plans' times with the fit's prediction;
-where their median parts from it by more than a tenth, it fits the cost again to the last 300
-plans' sizes and times (`fit_observed`), drawn towards the start-up timing scaled to their level,
-and sizes the plan again where the size changes by more than a sixteenth. What slows a plan after
+one iteration. While the loop runs, every 50 plans, it compares the last 300 plans' times with the
+fit's prediction; where their median parts from it by more than a tenth, it fits the cost again to
+those plans' sizes and times (`fit_observed`), drawn towards the start-up timing scaled to their
+level, and sizes the plan again where the size changes by more than a sixteenth. The 300 plans span
+the CPU's phases (on an Intel Xeon with AMX the drone's 400 x 4 plan ran 16 ms for a second or two,
+then 24 ms, from the same state), which a plan cut at its deadline rides out with an iteration less. What slows a plan after
 start-up mostly slows all of it (another process sharing the core, the trainer that shared it at
 start-up going idle), but not always alike: in the drone's node, beside the sim and the node's own
 threads, a plan's iterations cost more than when it was timed, and plans of a few sizes tell that
@@ -52,7 +54,7 @@ class PlanCost:
     per_iteration: float
     per_sample: float
 
-    def time(self, population: int, iterations: int) -> float:
+    def time(self, population, iterations):  # ints, or arrays of them
         return self.fixed + iterations * (self.per_iteration + self.per_sample * population)
 
     def scaled(self, ratio: float) -> PlanCost:
@@ -156,12 +158,11 @@ class PlanSizer:
         self.observed += 1
         if self.observed % self.WINDOW:
             return None
-        window = np.array(self.plans, dtype=float)[-self.WINDOW:]
-        predicted = [self.cost.time(int(n), int(i)) for n, i, _ in window]
-        self.drift = float(np.median(window[:, 2] / predicted))
+        plans = np.array(self.plans, dtype=float)
+        self.drift = float(np.median(plans[:, 2] / self.cost.time(plans[:, 0], plans[:, 1])))
         if abs(self.drift - 1.0) <= self.DRIFT:
             return None
-        self.cost = fit_observed(self.timed, np.array(self.plans, dtype=float), self.configured, self.PRIOR)
+        self.cost = fit_observed(self.timed, plans, self.configured, self.PRIOR)
         size = choose_size(self.cost, self.budget, self.configured, self.size.precision)
         step = abs(size.population - self.size.population) / self.configured.population
         if size.iterations == self.size.iterations and step < self.STEP:
@@ -178,8 +179,7 @@ def fit_observed(timed: PlanCost, plans: np.ndarray, configured: PlannerConfig, 
     configured plan, so that the prior holds each alike."""
     population, iterations = float(configured.population), float(configured.iterations)
     n, i, seconds = plans.T
-    ratio = float(np.median(seconds / (timed.fixed + i * (timed.per_iteration + timed.per_sample * n))))
-    prior = timed.scaled(ratio)
+    prior = timed.scaled(float(np.median(seconds / timed.time(n, i))))
     parts = np.stack([np.ones_like(n), i / iterations, i * n / (iterations * population)], 1)
     before = np.array([prior.fixed, prior.per_iteration * iterations, prior.per_sample * iterations * population])
     fitted = np.linalg.solve(parts.T @ parts + weight * np.eye(3), parts.T @ seconds + weight * before)
