@@ -63,9 +63,9 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                              "goes out; 0: 1.5 control periods", non_negative),
     "plan_deadline_fraction": Param(0.8, "share of the control period planning may use", in_range(0.1, 1.0)),
     "fit_plan": Param(False, "when the first model arrives, time plans on this machine and choose the rollout "
-                      "precision (the configured one or float32) and the samples per iteration (or, below an eighth "
+                      "precision (the configured one or float32) and the samples per iteration (or, below a quarter "
                       "of population, fewer iterations) that fit the deadline; while running, size again when plans' "
-                      "times drift by a fifth; false: always the configured plan (cut at the deadline)"),
+                      "times drift by a tenth; false: always the configured plan (cut at the deadline)"),
     "plan_ahead": Param(False, "plan a period ahead: from the state predicted under the command in flight, "
                         "sending the result at the next tick (for fast robots)"),
     "policy": Param("off", "a distilled policy, once one arrives: act (it gives every command, one forward pass "

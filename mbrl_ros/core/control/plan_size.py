@@ -10,17 +10,16 @@ samples (up to the configured number) for which the configured iterations end wi
 Below the smallest population worth sampling it keeps that population and runs fewer iterations;
 where not even one iteration of it fits, the fixed part overruns, and the configured samples plan
 one iteration. While the loop runs, every 50 plans, it compares the last 300 plans' times with the
-fit's prediction; where their median parts from it by more than a tenth, it fits the cost again to
-those plans' sizes and times (`fit_observed`), drawn towards the start-up timing scaled to their
-level, and sizes the plan again where the size changes by more than a sixteenth. The 300 plans span
-the CPU's phases (on an Intel Xeon with AMX the drone's 400 x 4 plan ran 16 ms for a second or two,
-then 24 ms, from the same state), which a plan cut at its deadline rides out with an iteration less. What slows a plan after
-start-up mostly slows all of it (another process sharing the core, the trainer that shared it at
-start-up going idle), but not always alike: in the drone's node, beside the sim and the node's own
-threads, a plan's iterations cost more than when it was timed, and plans of a few sizes tell that
-apart. Two simpler corrections failed the drone on an Intel Xeon with AMX: an offset taken as the
-fixed part's left a plan timed beside the trainer at 50 x 3 when the trainer went idle and swung
-others between 50 and 300 samples; a ratio applied to every part shrank the plan to 50 x 2-3.
+fit's prediction; where their mean ratio parts from 1 by more than a tenth, it scales the whole cost
+by that ratio and sizes the plan again. What slows a plan after start-up slows all of it: another
+process sharing the core, or the trainer, which shared it while the first model was timed, going
+idle. The 300 plans span the CPU's phases (on an Intel Xeon with AMX the drone's 400 x 4 plan ran
+16 ms for a second or two, then 24 ms, from the same state), and their mean, unlike a median, does
+not flip between phases; a plan cut at its deadline rides a slow phase out with an iteration less.
+Where a plan's time hardly depends on its samples (its fixed part and its iterations' overhead
+dominate, as the drone's did beside the sim and the trainers on 2 cores: 17-23 ms for 4 iterations
+of 69 to 291 samples), scaling shrinks the plan to its smallest population, a quarter of the
+configured one: the drone flew within 1.6 cm with 83-132 samples x 4 and crashed with 50 x 2-3.
 """
 
 from __future__ import annotations
@@ -81,9 +80,9 @@ def resized(configured: PlannerConfig, population: int, iterations: int) -> Plan
 
 
 def smallest_population(configured: PlannerConfig) -> int:
-    """Fewer samples than this are not worth an iteration: an eighth of the configured population,
+    """Fewer samples than this are not worth an iteration: a quarter of the configured population,
     at least 16 (and never more than configured)."""
-    return min(configured.population, max(16, configured.population // 8))
+    return min(configured.population, max(16, configured.population // 4))
 
 
 def choose_size(cost: PlanCost, budget: float, configured: PlannerConfig, precision: str) -> PlanSize:
@@ -126,17 +125,15 @@ class PlanSizer:
     DRIFT = 0.1  # by more than this share
     STEP = 1 / 16  # the least change of population worth a resize, as a share of the configured one
     HEADROOM = 0.85  # share of the budget a plan is sized for: plans' times vary
-    MEMORY = 6  # windows of plans the cost is fitted to when it drifts
-    PRIOR = 50  # the start-up timing weighs as much as this many plans
+    MEMORY = 6  # windows of plans whose median drift counts
 
     def __init__(self, configured: PlannerConfig, precisions: tuple[str, ...], budget: float):
         self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
-        self.timed: PlanCost | None = None  # the cost as timed at start-up
-        self.cost: PlanCost | None = None  # as fitted to the plans since
+        self.cost: PlanCost | None = None
         self.size: PlanSize | None = None
         self.plans: deque = deque(maxlen=self.MEMORY * self.WINDOW)  # (population, iterations, seconds)
         self.observed = 0
-        self.drift = 1.0  # the last window's median of plans' seconds over the prediction
+        self.drift = 1.0  # the last 300 plans' mean of seconds over the prediction
         self.timings: dict[str, float] = {}  # precision -> s of the configured plan, as measured
 
     def calibrate(self, time_plan: Callable[[str, int, int], float]) -> PlanSize:
@@ -145,7 +142,7 @@ class PlanSizer:
                  for p in self.precisions}
         self.timings = {p: c.time(self.configured.population, self.configured.iterations) for p, c in costs.items()}
         precision = preferred_precision(self.timings)
-        self.timed = self.cost = costs[precision]
+        self.cost = costs[precision]
         self.size = choose_size(self.cost, self.budget, self.configured, precision)
         return self.size
 
@@ -159,32 +156,16 @@ class PlanSizer:
         if self.observed % self.WINDOW:
             return None
         plans = np.array(self.plans, dtype=float)
-        self.drift = float(np.median(plans[:, 2] / self.cost.time(plans[:, 0], plans[:, 1])))
+        self.drift = float(np.mean(plans[:, 2] / self.cost.time(plans[:, 0], plans[:, 1])))
         if abs(self.drift - 1.0) <= self.DRIFT:
             return None
-        self.cost = fit_observed(self.timed, plans, self.configured, self.PRIOR)
+        self.cost = self.cost.scaled(self.drift)
         size = choose_size(self.cost, self.budget, self.configured, self.size.precision)
         step = abs(size.population - self.size.population) / self.configured.population
         if size.iterations == self.size.iterations and step < self.STEP:
             return None
         self.size = size
         return size
-
-
-def fit_observed(timed: PlanCost, plans: np.ndarray, configured: PlannerConfig, weight: float) -> PlanCost:
-    """The cost fitted to plans' times, `plans` (K, 3) of population, iterations and seconds: least
-    squares drawn, with the weight of `weight` plans, towards the timed cost scaled to the plans'
-    median ratio (ridge regression). What slows a plan mostly slows every part of it alike; plans of
-    several sizes tell where one part was slowed more. Each part is measured in seconds of the
-    configured plan, so that the prior holds each alike."""
-    population, iterations = float(configured.population), float(configured.iterations)
-    n, i, seconds = plans.T
-    prior = timed.scaled(float(np.median(seconds / timed.time(n, i))))
-    parts = np.stack([np.ones_like(n), i / iterations, i * n / (iterations * population)], 1)
-    before = np.array([prior.fixed, prior.per_iteration * iterations, prior.per_sample * iterations * population])
-    fitted = np.linalg.solve(parts.T @ parts + weight * np.eye(3), parts.T @ seconds + weight * before)
-    fixed, per_iteration, samples = np.maximum(fitted, 0.0)
-    return PlanCost(float(fixed), float(per_iteration / iterations), float(samples / (iterations * population)))
 
 
 # A reduced precision is chosen only where it plans at least this much faster than float32. On an Intel
