@@ -22,6 +22,7 @@ from rclpy.node import Node
 from std_msgs.msg import Header, String
 from tqdm import tqdm
 
+from .core.control.plan_size import TOO_SLOW
 from .core.data.bag import RESET_TOPIC
 from .core.params import configured_policy, node_parameters
 from .core.paths import robot_config
@@ -113,15 +114,17 @@ class DemoUser(Node):
 
     def commanding(self, policy: str) -> bool:
         """Whether the controller commands as the goals are to be measured: with `policy: auto`, from
-        the planner, or once the policy_trainer is done with its model (its policy arrived, or failed
-        its check and what flew before flies on); with act or propose, once the first policy has arrived."""
+        a planner that keeps its deadline, or once the policy_trainer is done with its model (its
+        policy arrived, or failed its check and what flew before flies on); with act or propose, once
+        the first policy has arrived."""
         controller = self.node_status.get("controller", {})
         if policy != "auto":
             return self.policy_path is not None
         model, source = controller.get("model_version"), controller.get("commands_from")
         trainer = self.node_status.get("policy_trainer", {})
         rejected = trainer.get("learned_version") == model != trainer.get("policy_version")
-        return source == "planner" or (source == "policy" and controller.get("policy_version") == model) or rejected
+        planning = source == "planner" and controller.get("plan_fit") not in {fit.value for fit in TOO_SLOW}
+        return planning or (source == "policy" and controller.get("policy_version") == model) or rejected
 
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)

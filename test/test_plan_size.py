@@ -16,6 +16,7 @@ from mbrl_ros.core.control.plan_size import (
     PlanFit,
     PlanSizer,
     choose_size,
+    preferred_precision,
     choose_precision,
     fit_cost,
     resized,
@@ -239,6 +240,24 @@ def test_with_policy_auto_a_plan_that_fits_is_flown_and_the_policy_waits(arm, ar
     assert r.loop.diagnostics()["commands_from"] == "planner"
 
 
+def test_with_policy_auto_plans_that_become_too_slow_go_on_until_the_policy_then_it_acts(arm, arm_params):
+    r = auto_rig(arm, arm_params, control_rate=0.5, deadline_fraction=0.8)  # 1.6 s: every plan fits
+    goal = r.reachable_goal()
+    r.tick()
+    assert r.loop.diagnostics()["commands_from"] == "planner"
+    sizer = r.loop.sizer
+    resizes = [sizer.observe(50.0, sizer.size.iterations) for _ in range(PlanSizer.WINDOW)]  # the core taken
+    resize = next(size for size in resizes if size is not None)
+    assert r.loop.plan_too_slow
+    r.loop.apply_size(r.loop.mpc, resize)
+    planned = r.loop.plans_made
+    assert len(r.tick()) == 1 and r.loop.plans_made == planned + 1, \
+        "the planner goes on: the explorer would take the robot off its goal"
+    r.give_policy(goal)
+    r.tick()
+    assert r.loop.diagnostics()["commands_from"] == "policy" and r.loop.plans_made == planned + 1
+
+
 def test_labels_are_planned_in_the_faster_precision_here(arm, arm_params):
     config = PlannerConfig(horizon=3, population=64, elites=8, iterations=2)
     r = Rig(arm, arm_params, mpc_options=dict(config=config, rollout_precision="bfloat16"))
@@ -247,7 +266,7 @@ def test_labels_are_planned_in_the_faster_precision_here(arm, arm_params):
     mpc = r.loop.mpc
     times = choose_precision(mpc, r.state(), r.reachable_goal())
     assert set(times) == {"bfloat16", "float32"} and all(t > 0 for t in times.values())
-    assert mpc.precision == min(times, key=times.get)
+    assert mpc.precision == preferred_precision(times)
 
 
 def test_a_fit_in_the_background_explores_meanwhile_then_plans_with_the_newest_model(arm, arm_params):

@@ -36,7 +36,7 @@ from .goal_integral import GoalIntegral
 from .guard import MotionGuard
 from .limits import CommandLimiter
 from .mpc import MPC
-from .plan_size import PlanFit, PlanSizer, PlanSize, median_time, resized
+from .plan_size import TOO_SLOW, PlanFit, PlanSizer, PlanSize, median_time, resized
 from .trajectory import Trajectory, follow, stop_at
 
 
@@ -152,6 +152,7 @@ class ControlLoop:
         self.rate_limit_cuts = {Mode.PURSUING: 0, Mode.EXPLORING: 0}
         self.latencies: deque = deque(maxlen=200)
         self.iterations: deque = deque(maxlen=200)  # planner iterations each plan finished by its deadline
+        self.plans_made = 0
         self.state_ages: deque = deque(maxlen=200)  # s from the oldest state stamp to each plan's start
 
     # Inputs ------------------------------------------------------------------------------------
@@ -275,18 +276,25 @@ class ControlLoop:
 
     @property
     def plan_too_slow(self) -> bool:
-        """Whether even the smallest plan is predicted to overrun its budget here."""
-        return self.sizer is not None and self.sizer.size.fit is PlanFit.OVER_BUDGET
+        """Whether the configured iterations do not fit the budget here even with the smallest
+        population: the plan is cut to fewer iterations, or overruns."""
+        return self.sizer is not None and self.sizer.size.fit in TOO_SLOW
 
     @property
     def commander(self) -> Commander:
-        """Where the next command comes from: exploration until a model (and, with `policy: auto`,
-        until a policy where plans cannot keep the deadline), then the planner or the policy."""
+        """Where the next command comes from: exploration until a model, then the planner or the
+        policy. With `policy: auto`, where plans are too slow the policy commands once it arrives;
+        until then the robot explores where plans were too slow from the start, and goes on planning
+        where they became too slow later (the explorer taking over a robot pursuing a goal would be
+        worse). While the policy commands, no plans are made or timed: the choice stays."""
         use = self.settings.policy_use
-        if self.mpc is None or (use is PolicyUse.AUTO and self.plan_too_slow and self.policy is None):
+        if self.mpc is None:
             return Commander.EXPLORER
-        acting = use is PolicyUse.ACT or (use is PolicyUse.AUTO and self.plan_too_slow)
-        return Commander.POLICY if acting and self.policy is not None else Commander.PLANNER
+        if use is PolicyUse.AUTO and self.plan_too_slow:
+            if self.policy is not None:
+                return Commander.POLICY
+            return Commander.PLANNER if self.plans_made else Commander.EXPLORER
+        return Commander.POLICY if use is PolicyUse.ACT and self.policy is not None else Commander.PLANNER
 
     def fit_plan(self, mpc: MPC) -> None:
         """Time `mpc`'s plans from the newest state and choose their precision and size."""
@@ -425,11 +433,15 @@ class ControlLoop:
             self.mode = Mode.SETTLED
         self.latencies.append(info["latency"])
         self.iterations.append(info["iterations"])
+        self.plans_made += 1
         self.disagreement = info["disagreement"]
         resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
         if resize is not None:
             self.apply_size(self.mpc, resize)
             self.log.info(f"plans took {self.sizer.drift:.2f}x the predicted time: planning {self.describe_size(resize)}")
+            if self.plan_too_slow and self.settings.policy_use is PolicyUse.AUTO:
+                self.log.warning("plans no longer keep their deadline here: the policy will give the commands "
+                                 "(policy: auto) once it arrives, the planner until then")
         if overran:
             self.mode, self.pending = Mode.PLANNER_LATE, None
             return

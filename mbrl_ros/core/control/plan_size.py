@@ -45,6 +45,11 @@ class PlanFit(enum.Enum):
     # configured samples, one iteration (the time is the fixed part's, which fewer samples do not cut)
 
 
+# Plans too slow for their deadline: the configured iterations do not fit even with the smallest
+# population. With `policy: auto`, the policy commands instead once it arrives.
+TOO_SLOW = (PlanFit.FEWER_ITERATIONS, PlanFit.OVER_BUDGET)
+
+
 @dataclass(frozen=True)
 class PlanCost:
     """Seconds a plan takes: `fixed + iterations x (per_iteration + per_sample x population)`."""
