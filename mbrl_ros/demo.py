@@ -22,7 +22,6 @@ from rclpy.node import Node
 from std_msgs.msg import Header, String
 from tqdm import tqdm
 
-from .core.control.plan_size import TOO_SLOW
 from .core.data.bag import RESET_TOPIC
 from .core.params import configured_policy, node_parameters
 from .core.paths import robot_config
@@ -123,7 +122,7 @@ class DemoUser(Node):
         model, source = controller.get("model_version"), controller.get("commands_from")
         trainer = self.node_status.get("policy_trainer", {})
         rejected = trainer.get("learned_version") == model != trainer.get("policy_version")
-        planning = source == "planner" and controller.get("plan_fit") not in {fit.value for fit in TOO_SLOW}
+        planning = source == "planner" and controller.get("plan_too_slow") != "True"
         return planning or (source == "policy" and controller.get("policy_version") == model) or rejected
 
     def error(self, goal: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import torch
 from mbrl_ros.core.control.plan_size import (
     PlanCost,
     PlanFit,
+    PlanSize,
     PlanSizer,
     choose_size,
     preferred_precision,
@@ -238,6 +239,14 @@ def test_with_policy_auto_a_plan_that_fits_is_flown_and_the_policy_waits(arm, ar
     r.tick()
     assert r.loop.sizer.size.fit is PlanFit.CONFIGURED and r.loop.iterations[-1] == 3
     assert r.loop.diagnostics()["commands_from"] == "planner"
+
+
+def test_a_plan_falls_short_with_fewer_iterations_or_under_half_the_samples():
+    assert not PlanSize("float32", 400, 4, PlanFit.CONFIGURED, 0.01).falls_short(CONFIGURED)
+    assert not PlanSize("float32", 200, 4, PlanFit.FEWER_SAMPLES, 0.01).falls_short(CONFIGURED)
+    assert PlanSize("float32", 199, 4, PlanFit.FEWER_SAMPLES, 0.01).falls_short(CONFIGURED)
+    assert PlanSize("float32", 100, 3, PlanFit.FEWER_ITERATIONS, 0.01).falls_short(CONFIGURED)
+    assert PlanSize("float32", 400, 1, PlanFit.OVER_BUDGET, 0.01).falls_short(CONFIGURED)
 
 
 def test_with_policy_auto_plans_that_become_too_slow_go_on_until_the_policy_then_it_acts(arm, arm_params):

@@ -36,7 +36,7 @@ from .goal_integral import GoalIntegral
 from .guard import MotionGuard
 from .limits import CommandLimiter
 from .mpc import MPC
-from .plan_size import TOO_SLOW, PlanFit, PlanSizer, PlanSize, median_time, resized
+from .plan_size import PlanFit, PlanSizer, PlanSize, median_time, resized
 from .trajectory import Trajectory, follow, stop_at
 
 
@@ -276,9 +276,8 @@ class ControlLoop:
 
     @property
     def plan_too_slow(self) -> bool:
-        """Whether the configured iterations do not fit the budget here even with the smallest
-        population: the plan is cut to fewer iterations, or overruns."""
-        return self.sizer is not None and self.sizer.size.fit in TOO_SLOW
+        """Whether the plan that fits the budget here falls too far short of the configured one."""
+        return self.sizer is not None and self.sizer.size.falls_short(self.sizer.configured)
 
     @property
     def commander(self) -> Commander:
@@ -435,11 +434,12 @@ class ControlLoop:
         self.iterations.append(info["iterations"])
         self.plans_made += 1
         self.disagreement = info["disagreement"]
+        too_slow = self.plan_too_slow
         resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
         if resize is not None:
             self.apply_size(self.mpc, resize)
             self.log.info(f"plans took {self.sizer.drift:.2f}x the predicted time: planning {self.describe_size(resize)}")
-            if self.plan_too_slow and self.settings.policy_use is PolicyUse.AUTO:
+            if self.plan_too_slow and not too_slow and self.settings.policy_use is PolicyUse.AUTO:
                 self.log.warning("plans no longer keep their deadline here: the policy will give the commands "
                                  "(policy: auto) once it arrives, the planner until then")
         if overran:
@@ -600,8 +600,8 @@ class ControlLoop:
                        "plan_iterations_mean": f"{np.mean(self.iterations):.2f}"}
         if self.sizer is not None:
             size = self.sizer.size
-            values |= {"plan_fit": size.fit.value, "plan_precision": size.precision,
-                       "plan_population": size.population, "plan_iterations": size.iterations,
+            values |= {"plan_fit": size.fit.value, "plan_too_slow": self.plan_too_slow,
+                       "plan_precision": size.precision, "plan_population": size.population, "plan_iterations": size.iterations,
                        "plan_predicted_ms": f"{size.predicted * 1000:.1f}",
                        "plan_budget_ms": f"{self.sizer.budget * 1000:.1f}"}
         return values

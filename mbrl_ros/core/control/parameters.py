@@ -70,8 +70,8 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                         "sending the result at the next tick (for fast robots)"),
     "policy": Param("off", "a distilled policy, once one arrives: act (it gives every command, one forward pass "
                     "each), propose (the planner also samples around its rollout), auto (plans are fitted to the "
-                    "deadline as with fit_plan; where the configured iterations do not fit even with a quarter of "
-                    "the samples, the policy acts once it arrives; until then the robot goes on exploring, or on "
+                    "deadline as with fit_plan; where the plan that fits has fewer iterations or under half the "
+                    "samples of the configured one, the policy acts once it arrives; until then the robot goes on exploring, or on "
                     "planning where plans became too slow later) or off",
                     one_of(*POLICY_USES)),
     "policy_rate": Param(0.0, "with policy: act, the rate it commands at, Hz, up to the state's rate; 0: "

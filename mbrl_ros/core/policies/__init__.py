@@ -9,7 +9,7 @@ class PolicyUse(enum.Enum):
     OFF = "off"
     ACT = "act"  # the policy gives every command, one forward pass each
     PROPOSE = "propose"  # the planner also samples around its rollout
-    AUTO = "auto"  # the planner where its plans fit the deadline, else the policy (plan_size.TOO_SLOW)
+    AUTO = "auto"  # the planner where its plans fit the deadline, else the policy (PlanSize.falls_short)
 
 
 POLICY_USES = tuple(use.value for use in PolicyUse)
