@@ -112,18 +112,7 @@ class DemoUser(Node):
         return trainer.get("data_full") == "True" and controller.get("model_version") == trainer.get("model_version")
 
     def commanding(self, policy: str) -> bool:
-        """Whether the controller commands as the goals are to be measured: with `policy: auto`, from
-        a planner that keeps its deadline, or once the policy_trainer is done with its model (its
-        policy arrived, or failed its check and what flew before flies on); with act or propose, once
-        the first policy has arrived."""
-        controller = self.node_status.get("controller", {})
-        if policy != "auto":
-            return self.policy_path is not None
-        model, source = controller.get("model_version"), controller.get("commands_from")
-        trainer = self.node_status.get("policy_trainer", {})
-        rejected = trainer.get("learned_version") == model != trainer.get("policy_version")
-        planning = source == "planner" and controller.get("plan_too_slow") != "True"
-        return planning or (source == "policy" and controller.get("policy_version") == model) or rejected
+        return commanding_as_measured(policy, self.node_status, self.policy_path is not None)
 
     def error(self, goal: np.ndarray) -> float:
         return self.task.error(self.state, goal)
@@ -153,6 +142,21 @@ class DemoUser(Node):
                 self.check_alive()
                 self.spin_for(1.0)
                 bar.update(1)
+
+
+def commanding_as_measured(policy: str, node_status: dict, policy_arrived: bool) -> bool:
+    """Whether the controller commands as the goals are to be measured, from the nodes' /diagnostics
+    (`node_status`: node -> values): with `policy: auto`, from a planner whose plans do not fall
+    short of the configured ones, or once the policy_trainer is done with the controller's model (its
+    policy arrived, or failed its check and what flew before flies on); with act or propose, once the
+    first policy has arrived."""
+    if policy != "auto":
+        return policy_arrived
+    controller, trainer = node_status.get("controller", {}), node_status.get("policy_trainer", {})
+    model, source = controller.get("model_version"), controller.get("commands_from")
+    rejected = trainer.get("learned_version") == model != trainer.get("policy_version")
+    planning = source == "planner" and controller.get("plan_too_slow") != "True"
+    return planning or (source == "policy" and controller.get("policy_version") == model) or rejected
 
 
 @dataclass
