@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --hardware: a stand-in arm as ros2_control presents one, to rehearse without the robot")
     up.add_argument("--policy", choices=POLICY_USES,
                     help="what the controller does with a policy_trainer's policy: act, propose, auto (it acts where "
-                         "plans cannot keep their deadline) or off (default: the config's `policy`)")
+                         "the plans that keep their deadline fall short of the configured plan) or off (default: "
+                         "the config's `policy`)")
     up.set_defaults(run=cmd_up)
 
     demo = sub.add_parser("demo", help="learn a task from scratch and report the result")
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--gui", action="store_true")
     demo.add_argument("--policy", choices=POLICY_USES,
                       help="measure with a distilled policy acting (act), proposing plans (propose), acting where "
-                           "plans cannot keep their deadline (auto), or none (off; default: the config's `policy`)")
+                           "plans that keep their deadline fall short (auto), or none (off; default: the config's "
+                           "`policy`)")
     demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser("train", help="train a dynamics model from a rosbag2 recording")

@@ -318,8 +318,9 @@ class ControlLoop:
         self.log.info(f"the configured plan ({configured.population} x {configured.iterations}) takes {timings} "
                       f"here: planning {self.describe_size(size)}")
         if self.plan_too_slow and self.settings.policy_use is PolicyUse.AUTO:
-            self.log.warning("plans cannot keep their deadline on this machine: the policy will give the "
-                             "commands (policy: auto), and until it arrives the robot goes on exploring")
+            self.log.warning("plans that keep their deadline on this machine fall short of the configured plan: the "
+                             "policy will give the commands (policy: auto), and until it arrives the robot goes on "
+                             "exploring")
 
     def apply_size(self, mpc: MPC, size: PlanSize) -> None:
         """Plan at `size` from the next plan, from the same warm start."""
@@ -438,10 +439,11 @@ class ControlLoop:
         resize = self.sizer.observe(info["latency"], info["iterations"]) if self.sizer else None
         if resize is not None:
             self.apply_size(self.mpc, resize)
-            self.log.info(f"plans took {self.sizer.drift:.2f}x the predicted time: planning {self.describe_size(resize)}")
+            self.log.info(f"plans took {self.sizer.drift:.2f}x the predicted time: planning "
+                          f"{self.describe_size(resize)}")
             if self.plan_too_slow and not too_slow and self.settings.policy_use is PolicyUse.AUTO:
-                self.log.warning("plans no longer keep their deadline here: the policy will give the commands "
-                                 "(policy: auto) once it arrives, the planner until then")
+                self.log.warning("plans that keep their deadline here now fall short of the configured plan: the "
+                                 "policy will give the commands (policy: auto) once it arrives, the planner until then")
         if overran:
             self.mode, self.pending = Mode.PLANNER_LATE, None
             return
@@ -601,7 +603,8 @@ class ControlLoop:
         if self.sizer is not None:
             size = self.sizer.size
             values |= {"plan_fit": size.fit.value, "plan_too_slow": self.plan_too_slow,
-                       "plan_precision": size.precision, "plan_population": size.population, "plan_iterations": size.iterations,
+                       "plan_precision": size.precision, "plan_population": size.population,
+                       "plan_iterations": size.iterations,
                        "plan_predicted_ms": f"{size.predicted * 1000:.1f}",
                        "plan_budget_ms": f"{self.sizer.budget * 1000:.1f}"}
         return values

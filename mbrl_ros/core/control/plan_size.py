@@ -19,7 +19,7 @@ not flip between phases; a plan cut at its deadline rides a slow phase out with 
 Where a plan's time hardly depends on its samples (its fixed part and its iterations' overhead
 dominate, as the drone's did beside the sim and the trainers on 2 cores: 17-23 ms for 4 iterations
 of 69 to 291 samples), scaling shrinks the plan to its smallest population, a quarter of the
-configured one: the drone flew within 1.6 cm with 83-132 samples x 4 and crashed with 50 x 2-3.
+configured one; `policy: auto` hands the commands to the policy before that (`PlanSize.falls_short`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ class PlanFit(enum.Enum):
     FEWER_ITERATIONS = "fewer_iterations"  # the smallest population, and fewer iterations
     OVER_BUDGET = "over_budget"  # even one iteration of the smallest population does not fit: the
     # configured samples, one iteration (the time is the fixed part's, which fewer samples do not cut)
-
-
 
 
 @dataclass(frozen=True)
@@ -76,8 +74,8 @@ class PlanSize:
     def falls_short(self, configured: PlannerConfig) -> bool:
         """Whether this plan falls too far short of the configured one to command with (`policy: auto`
         commands with the policy instead): fewer iterations, or fewer than half the samples. The
-        drone on an Intel Xeon with AMX held within 1.1 cm RMS with 229-269 samples x 4, and 4.3-28 cm
-        with 100 x 2-4."""
+        drone on an Intel Xeon with AMX held within 1.1 cm RMS planning 229-269 samples x 4, and
+        4.3-28 cm RMS where the fit went down to 50-100 x 1-4."""
         return self.iterations < configured.iterations or self.population < configured.population / 2
 
 
@@ -134,7 +132,7 @@ class PlanSizer:
     DRIFT = 0.1  # by more than this share
     STEP = 1 / 16  # the least change of population worth a resize, as a share of the configured one
     HEADROOM = 0.85  # share of the budget a plan is sized for: plans' times vary
-    MEMORY = 6  # windows of plans whose median drift counts
+    MEMORY = 6  # windows of plans whose mean drift counts
 
     def __init__(self, configured: PlannerConfig, precisions: tuple[str, ...], budget: float):
         self.configured, self.precisions, self.budget = configured, precisions, self.HEADROOM * budget
