@@ -47,7 +47,7 @@ def test_gaps_in_state_drop_transitions_that_span_them():
 def test_bursts_of_commands_are_not_mistaken_for_one_period():
     command_times = np.array([0.0, 0.01, 0.1, 0.15])
     commands = np.array([[1.0], [2.0], [3.0], [4.0]])
-    state_times = np.arange(0, 0.5, 0.01)
+    state_times = np.arange(-0.1, 0.5, 0.01)
     states = np.stack([state_times, state_times], axis=1)
     t = build_transitions([(state_times, states)], command_times, commands, DT)
     assert 1.0 not in t.actions[:, 0]
@@ -78,3 +78,22 @@ def test_two_state_streams_are_joined_at_the_command_times():
     assert t.states.shape[1] == 2 and len(t) >= 18
     np.testing.assert_allclose(t.states, np.stack([t.times, 2 * t.times], axis=1), atol=1e-9)
     np.testing.assert_allclose(t.next_states, np.stack([t.times + DT, 2 * (t.times + DT)], axis=1), atol=1e-9)
+
+
+def test_a_state_the_commands_change_at_once_is_not_blended_across_them():
+    """Velocity-controlled joints take each command's velocity within a physics step, and the
+    state comes at 60 Hz: whatever the phase of the samples against the commands, a transition's
+    start shows the command before and its end this command, never the next."""
+    rng = np.random.default_rng(1)
+    for phase in np.linspace(0.0, 1 / 60, 5, endpoint=False):
+        command_times = np.arange(0.2, 5, DT) + rng.uniform(-0.004, 0.004, 96)
+        commands = rng.uniform(-1, 1, 96)
+        state_times = np.arange(0.0, 5.1, 1 / 60) + phase
+        states = linear_robot(state_times, command_times, commands)
+        t = build_transitions([(state_times, states)], command_times, commands[:, None], DT)
+        assert len(t) >= 90
+        sent = np.searchsorted(command_times, t.times)
+        np.testing.assert_allclose(t.next_states[:, 1], t.actions[:, 0], atol=1e-9)
+        np.testing.assert_allclose(t.states[:, 1], commands[sent - 1], atol=1e-9)
+        np.testing.assert_allclose(t.states[:, 0], linear_robot(t.times, command_times, commands)[:, 0], atol=1e-9)
+        np.testing.assert_allclose(t.next_states[:, 0] - t.states[:, 0], t.actions[:, 0] * DT, atol=1e-9)

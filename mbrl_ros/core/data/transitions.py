@@ -32,15 +32,26 @@ def concatenate(parts: Sequence[Transitions], state_dim: int, action_dim: int) -
                        times)
 
 
-def _interpolate(times: np.ndarray, values: np.ndarray, at: np.ndarray, max_gap: float):
-    """Linear interpolation of `values` at times `at`, and which of them lie between two samples
-    no more than `max_gap` from the query time."""
+def _state_at(times: np.ndarray, values: np.ndarray, at: np.ndarray, before: np.ndarray, max_gap: float):
+    """The state at times `at` from the samples recorded before times `before` only: interpolated
+    between two of them, or extrapolated from the last two; and which of them have samples within
+    `max_gap` on both sides (used or not: the stream goes on).
+
+    A command can change a state at once (a velocity-controlled joint takes the new velocity within
+    a physics step), so a sample recorded after the next command arrived shows that command, and
+    interpolating across it blends two commands' effects by the phase of the state's rate against
+    the commands'. A model trained on that blend predicts noise."""
+    last = (np.searchsorted(times, before, side="left") - 1).clip(1, len(times) - 1)  # last sample before
     after = np.searchsorted(times, at, side="left").clip(1, len(times) - 1)
-    before = after - 1
-    t0, t1 = times[before], times[after]
-    valid = (t0 <= at) & (at <= t1) & (at - t0 <= max_gap) & (t1 - at <= max_gap)
+    inside = times[last] >= at
+    first = np.where(inside, after - 1, last - 1)  # the two samples used: interpolation or extrapolation
+    second = np.where(inside, after, last)
+    t0, t1 = times[first], times[second]
+    following = times[np.searchsorted(times, at, side="left").clip(max=len(times) - 1)]  # the stream goes on
+    valid = ((t0 <= at) & (at - t0 <= max_gap) & (np.abs(t1 - at) <= max_gap) & (times[last] < before)
+             & (following >= at) & (following - at <= max_gap))
     weight = np.where(t1 > t0, (at - t0) / np.maximum(t1 - t0, 1e-12), 0.0)[:, None]
-    return values[before] * (1 - weight) + values[after] * weight, valid
+    return values[first] * (1 - weight) + values[second] * weight, valid
 
 
 def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], command_times: np.ndarray,
@@ -49,7 +60,8 @@ def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], co
     """One transition per command: the state when it was sent, the command, and the state `dt` later.
 
     The state is the streams' values side by side (each stream a (times, values) pair, one per state
-    source), each interpolated at those times, so jitter in any stream does not matter. A
+    source), each interpolated at those times, so jitter in any stream does not matter, from the
+    samples recorded before the command (the start) or before the next one (the end). A
     transition is dropped where a stream has no samples around either time (a gap longer than
     `max_gap`, default 2 dt), where the next command came within half a period (the command did not
     act for `dt`), or where an episode ended (a reset) in between: no transition crosses a reset.
@@ -62,11 +74,13 @@ def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], co
     order = np.argsort(command_times, kind="stable")
     command_times, commands = command_times[order], commands[order]
     keep = np.append(np.diff(command_times) >= 0.5 * dt, True)
+    next_commands = np.append(command_times[1:], np.inf)
     starts, ends = [], []
     for times, values in state_streams:
         order = np.argsort(times, kind="stable")
-        start, start_ok = _interpolate(times[order], values[order], command_times, max_gap)
-        end, end_ok = _interpolate(times[order], values[order], command_times + dt, max_gap)
+        times, values = times[order], values[order]
+        start, start_ok = _state_at(times, values, command_times, command_times, max_gap)
+        end, end_ok = _state_at(times, values, command_times + dt, next_commands, max_gap)
         starts.append(start)
         ends.append(end)
         keep &= start_ok & end_ok
