@@ -42,12 +42,12 @@ def _state_at(times: np.ndarray, values: np.ndarray, at: np.ndarray, before: np.
     interpolating across it blends two commands' effects by the phase of the state's rate against
     the commands'. A model trained on that blend predicts noise."""
     last = (np.searchsorted(times, before, side="left") - 1).clip(1, len(times) - 1)  # last sample before
-    after = np.searchsorted(times, at, side="left").clip(1, len(times) - 1)
+    following = np.searchsorted(times, at, side="left").clip(max=len(times) - 1)  # the first at or after `at`
+    after = following.clip(min=1)
     inside = times[last] >= at
     first = np.where(inside, after - 1, last - 1)  # the two samples used: interpolation or extrapolation
     second = np.where(inside, after, last)
-    t0, t1 = times[first], times[second]
-    following = times[np.searchsorted(times, at, side="left").clip(max=len(times) - 1)]  # the stream goes on
+    t0, t1, following = times[first], times[second], times[following]
     valid = ((t0 <= at) & (at - t0 <= max_gap) & (np.abs(t1 - at) <= max_gap) & (times[last] < before)
              & (following >= at) & (following - at <= max_gap))
     weight = np.where(t1 > t0, (at - t0) / np.maximum(t1 - t0, 1e-12), 0.0)[:, None]
