@@ -257,6 +257,49 @@ def test_plan_ahead_sends_the_last_plan_at_the_tick_and_a_new_goal_or_episode_st
     assert len(r.tick()) == 1 and r.loop.pending is not None, "the episode's end: a fresh plan, sent at once"
 
 
+def leads(loop) -> list[tuple[float, np.ndarray | None]]:
+    """Each plan's share of a step ahead and the command it was predicted under, as the MPC got them."""
+    seen, act = [], loop.mpc.act
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["lead"], args[3]))
+        return act(*args, **kwargs)
+
+    loop.mpc.act = spy
+    return seen
+
+
+def test_a_command_delay_plans_from_the_state_that_much_later_measured_or_given(rig):
+    r = rig(command_delay=-1.0)
+    r.give_model()
+    r.reachable_goal()
+    seen = leads(r.loop)
+    r.tick()
+    for _ in range(3):
+        r.loop.take_state("/joint_states", np.concatenate([HOME, np.zeros(7)]), r.clock.now - 0.02)  # 20 ms old
+        r.loop.step()
+        r.clock.now += 1.0 / RATE
+    assert seen[0][1] is None, "the first plan: no command acting yet"
+    measured = np.median([0.0, 0.02, 0.02, 0.02]) + np.median(r.loop.latencies)
+    assert r.loop.command_delay() == pytest.approx(measured)
+    lead, in_flight = seen[-1]
+    np.testing.assert_array_equal(in_flight, r.sent[-2][0])
+    assert 0.4 < lead < 1.0, "20 ms of state age and the plans' time, of a 50 ms step"
+
+    r = rig(command_delay=0.03)
+    r.give_model()
+    r.reachable_goal()
+    seen = leads(r.loop)
+    r.tick(), r.tick()
+    assert seen[-1][0] == pytest.approx(0.6) and r.loop.diagnostics()["command_delay_ms"] == "30.0"
+    r = rig()
+    r.give_model()
+    r.reachable_goal()
+    seen = leads(r.loop)
+    r.tick(), r.tick()
+    assert seen[-1] == (0.0, None), "no delay given: from the measured state"
+
+
 def test_a_policy_acts_inside_the_workspace_and_the_planner_outside_it(rig, arm):
     r = rig(policy_use=PolicyUse.ACT)
     r.give_model()

@@ -59,3 +59,15 @@ def test_a_crash_ends_the_episode_the_world_restarts_and_the_loop_is_told(robot)
     assert len(data) == round(5.0 / robot.dt) - len(robot.episode_ends), "no transition across a restart"
     assert robot.loop.episode_ended.is_set(), "the next plan starts afresh"
     assert robot.state()[2] < 1.02 and robot.loop.mode is Mode.EXPLORING
+
+
+def test_a_latency_lets_the_world_run_on_the_old_command_before_the_new_one_acts():
+    moved = {}
+    for latency in (0.0, 0.025):  # half the arm's 50 ms period
+        robot = InProcessRobot("arm", latency=latency)
+        start = robot.state()
+        robot.tick()  # from rest, the explorer's first command
+        moved[latency] = np.abs(robot.state() - start)[:7].sum()
+        assert robot.command is not None and robot.sent is None
+        robot.close()
+    assert moved[0.0] > 0 and 0.3 < moved[0.025] / moved[0.0] < 0.7

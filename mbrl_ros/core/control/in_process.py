@@ -4,7 +4,9 @@ benchmarks and the in-process learning scripts drive the robots this way, so tha
 the product's.
 
 The loop's clock is the sim's. By default plans have no deadline (they finish every iteration, so
-that results do not depend on the machine's load); each plan's time is measured instead."""
+that results do not depend on the machine's load); each plan's time is measured instead. Nor does
+the time a plan takes pass in the world; `latency` puts back the delay a robot has (the state's
+age and the plan's time): the world runs that long on the old command before the new one acts."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ class QuietLog:
 
 class InProcessRobot:
     def __init__(self, robot: str, overrides: dict | None = None, sim_overrides: dict | None = None, *,
-                 deadlines: bool = False, log=None):
+                 deadlines: bool = False, latency: float = 0.0, log=None):
         """`robot`: a config's name or path; `overrides`: the controller's parameters to change (and
-        the robot's), `sim_overrides` the sim's."""
+        the robot's), `sim_overrides` the sim's; `latency`: s from the state the loop sees to its
+        command acting (rounded to the sim's steps, at most a period)."""
         config = robot_config(robot)
         given = node_parameters(config, "controller") | (overrides or {})
         sim = node_parameters(config, "sim") | (sim_overrides or {})
@@ -51,8 +54,10 @@ class InProcessRobot:
         self.world = make_world(world, self.spec, read_parameters(WORLDS[world].PARAMETERS, sim), time_step)
         self.dt = 1.0 / self.params["control_rate"]
         self.substeps = max(1, round(self.dt / time_step))
+        self.delay_steps = min(self.substeps, round(latency / time_step))
         self.log = log or QuietLog()
-        self.command: np.ndarray | None = None  # the last one sent
+        self.command: np.ndarray | None = None  # the last one acting
+        self.sent: np.ndarray | None = None  # sent in this period, acting after the latency
         self.loop: ControlLoop = build_control_loop(
             self.spec, self.params, self._apply, self.log, deadlines=deadlines, armed=True,
             clock=lambda: self.world.sim_time, wall_clock=lambda: self.world.sim_time)
@@ -71,8 +76,14 @@ class InProcessRobot:
         return policy_configs(read_parameters(POLICY_TRAINER_PARAMETERS, self.policy_trainer | overrides))[0]
 
     def _apply(self, command: np.ndarray, trajectory) -> None:
-        self.world.command(command)
-        self.command = command
+        self.sent = command
+        if not self.delay_steps:
+            self._act()
+
+    def _act(self) -> None:
+        """The command sent last acts on the world from now on."""
+        self.world.command(self.sent)
+        self.command, self.sent = self.sent, None
 
     def state(self) -> np.ndarray:
         """The state as the controller sees it."""
@@ -85,7 +96,10 @@ class InProcessRobot:
         for source in self.spec.state.sources:
             self.loop.take_state(source.topic, source.read_world(self.world), now)
         self.loop.step()
-        ended = self.world.step(self.substeps)
+        ended = self.world.step(self.delay_steps) if self.delay_steps else None
+        if self.sent is not None:
+            self._act()
+        ended = self.world.step(self.substeps - self.delay_steps) or ended
         if ended:
             self.episode_ends.append(ended)
             self.loop.end_episode()

@@ -99,6 +99,7 @@ class LoopSettings:
     max_command_gap: float  # s a plan may keep the robot without a command
     deadline_fraction: float = 0.8  # share of the control period planning may use; 0: no deadline
     plan_ahead: bool = False
+    command_delay: float = 0.0  # s from a state's measurement to its plan's command acting; < 0: measured
     policy_use: PolicyUse = PolicyUse.OFF
     policy_rate: float = 0.0  # Hz with policy act; 0: control_rate
     terminal_value_weight: float = 0.0
@@ -418,6 +419,7 @@ class ControlLoop:
             self.send(self.pending, state, self.pending_tail)
         with self.lock:
             self.state_ages.append(self.wall_clock() - min(self.stamps.values()))
+        lead = 1.0 if ahead else min(1.0, self.command_delay() / self.period)
         with self.send_lock:
             self.planning = True
         still = self.spec.safe_command(state) if self.mpc.holds else None
@@ -425,8 +427,8 @@ class ControlLoop:
         if self.settings.deadline_fraction:
             budget = self.settings.deadline_fraction / self.settings.control_rate - (self.clock() - started)
             deadline = time.monotonic() + budget
-        command, info = self.mpc.act(state, goal, deadline, self.last_command if ahead else None,
-                                     previous=self.last_command, hold=still)
+        command, info = self.mpc.act(state, goal, deadline, self.last_command if lead > 0 else None,
+                                     previous=self.last_command, hold=still, lead=lead)
         with self.send_lock:
             self.planning, overran, self.plan_overran = False, self.plan_overran, False
         if info["settled"] and self.mode is Mode.PURSUING:
@@ -459,6 +461,15 @@ class ControlLoop:
             self.pending_tail = info["actions"][2:]
         if self.show_plan is not None:
             self.show_plan(info["plan_points"])
+
+    def command_delay(self) -> float:
+        """s from the measurement of the state a plan starts from to its command acting: configured,
+        or measured as the state's age at the plan's start and the plan's time (their medians)."""
+        if self.settings.command_delay >= 0:
+            return self.settings.command_delay
+        with self.lock:
+            ages = np.clip(self.state_ages, 0.0, self.period)  # clocks apart across machines: at most a period
+        return float(np.median(ages)) + (float(np.median(self.latencies)) if self.latencies else 0.0)
 
     def act_with_policy(self, state: np.ndarray, goal: np.ndarray) -> None:
         """One forward pass of the policy, sent through the same checks as a plan's command; where
@@ -599,6 +610,7 @@ class ControlLoop:
                        "plan_latency_p99_ms": f"{np.percentile(latencies, 99):.1f}",
                        "state_age_p50_ms": f"{np.percentile(ages, 50):.1f}",
                        "state_age_p99_ms": f"{np.percentile(ages, 99):.1f}",
+                       "command_delay_ms": f"{self.command_delay() * 1000:.1f}",
                        "plan_iterations_mean": f"{np.mean(self.iterations):.2f}"}
         if self.sizer is not None:
             size = self.sizer.size

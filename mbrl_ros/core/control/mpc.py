@@ -104,12 +104,14 @@ class MPC:
     @torch.no_grad()
     def act(self, state: np.ndarray, goal: np.ndarray, deadline: float | None = None,
             in_flight: np.ndarray | None = None, previous: np.ndarray | None = None,
-            hold: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+            hold: np.ndarray | None = None, lead: float = 1.0) -> tuple[np.ndarray, dict]:
         """The command to send now, with the plan's points for display and statistics.
 
         `in_flight`: the command acting while this one is planned. Planning then starts from the
-        state it is predicted to lead to a step later, when this command will act: without that, a
-        plan that takes most of a control period is a step late on a fast robot such as a drone.
+        state it is predicted to lead to `lead` of a step later (a share, interpolated), when this
+        command will act: without that, a plan that takes most of a control period is a step late on
+        a fast robot such as a drone, and a command that lands half a period after the state it was
+        planned from acts on a state the plan never saw.
         `previous`: the last command sent, which the plan's first step may differ from by at most
         `max_action_change` (with `in_flight`, that one). `hold`: the command that keeps the robot
         still, for settling and at the goal. At the goal the plan is still made, so that its warm
@@ -119,7 +121,7 @@ class MPC:
         before = in_flight if in_flight is not None else previous
         self.planner.previous = None if before is None else self.task.tensor(before)
         if in_flight is not None:
-            state_t = mean_step(self.model, state_t, self.task.tensor(in_flight))
+            state_t = torch.lerp(state_t, mean_step(self.model, state_t, self.task.tensor(in_flight)), lead)
         if self.policy is not None:
             self.planner.proposal = self.planner.clamp(
                 policy_rollout(self.model, self.policy, state_t, goal_t, self.planner.config.horizon))

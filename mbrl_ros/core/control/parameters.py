@@ -68,6 +68,10 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                       "times drift by a tenth; false: always the configured plan (cut at the deadline)"),
     "plan_ahead": Param(False, "plan a period ahead: from the state predicted under the command in flight, "
                         "sending the result at the next tick (for fast robots)"),
+    "command_delay": Param(0.0, "seconds from a state's measurement to the command planned from it acting on the "
+                           "robot: plans start from the state the model predicts that much later under the command "
+                           "acting meanwhile; negative: measured (the medians of the state's age and the plan's time "
+                           "over the last plans, as /diagnostics reports them); 0: none", in_range(-1.0, 1.0)),
     "policy": Param("off", "a distilled policy, once one arrives: act (it gives every command, one forward pass "
                     "each), propose (the planner also samples around its rollout), auto (plans are fitted to the "
                     "deadline as with fit_plan; where the plan that fits has fewer iterations or under half the "
@@ -158,7 +162,7 @@ def build_control_loop(spec: RobotSpec, values: dict, send, log, *, device: str 
         control_rate=rate, state_timeout=values["state_timeout"],
         max_command_gap=values["max_command_gap"] or 1.5 / rate,
         deadline_fraction=values["plan_deadline_fraction"] if deadlines else 0.0,
-        plan_ahead=values["plan_ahead"], policy_use=PolicyUse(values["policy"]), policy_rate=values["policy_rate"],
+        plan_ahead=values["plan_ahead"], command_delay=values["command_delay"], policy_use=PolicyUse(values["policy"]), policy_rate=values["policy_rate"],
         terminal_value_weight=values["terminal_value_weight"], max_disagreement=values["max_disagreement"],
         trajectory_steps=values["trajectory_steps"] if trajectories else 0, fit_plan=values["fit_plan"])
     for name in ("settle_margin", "hold_tolerance"):
