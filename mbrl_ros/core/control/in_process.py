@@ -6,7 +6,8 @@ the product's.
 The loop's clock is the sim's. By default plans have no deadline (they finish every iteration, so
 that results do not depend on the machine's load); each plan's time is measured instead. Nor does
 the time a plan takes pass in the world; `latency` puts back the delay a robot has (the state's
-age and the plan's time): the world runs that long on the old command before the new one acts."""
+age and the plan's time): the world runs that long on the old command before the new one acts. A
+loop that measures its delay (`command_delay` negative) measures none here: give it the latency."""
 
 from __future__ import annotations
 

@@ -155,6 +155,7 @@ class ControlLoop:
         self.iterations: deque = deque(maxlen=200)  # planner iterations each plan finished by its deadline
         self.plans_made = 0
         self.state_ages: deque = deque(maxlen=200)  # s from the oldest state stamp to each plan's start
+        self.delays: deque = deque(maxlen=200)  # s from it to each plan's command, on the stamps' clock
 
     # Inputs ------------------------------------------------------------------------------------
     def take_state(self, topic: str, features: np.ndarray, stamp: float) -> None:
@@ -418,7 +419,8 @@ class ControlLoop:
         if ahead:
             self.send(self.pending, state, self.pending_tail)
         with self.lock:
-            self.state_ages.append(self.wall_clock() - min(self.stamps.values()))
+            measured = min(self.stamps.values())
+        self.state_ages.append(self.wall_clock() - measured)
         lead = 1.0 if ahead else min(1.0, self.command_delay() / self.period)
         with self.send_lock:
             self.planning = True
@@ -429,6 +431,7 @@ class ControlLoop:
             deadline = time.monotonic() + budget
         command, info = self.mpc.act(state, goal, deadline, self.last_command if lead > 0 else None,
                                      previous=self.last_command, hold=still, lead=lead)
+        self.delays.append(self.wall_clock() - measured)
         with self.send_lock:
             self.planning, overran, self.plan_overran = False, self.plan_overran, False
         if info["settled"] and self.mode is Mode.PURSUING:
@@ -464,12 +467,13 @@ class ControlLoop:
 
     def command_delay(self) -> float:
         """s from the measurement of the state a plan starts from to its command acting: configured,
-        or measured as the state's age at the plan's start and the plan's time (their medians)."""
+        or measured, the median from the state's stamp to the plan's command over the last plans (in
+        process, where the stamps' clock is the sim's, no time passes while planning: 0)."""
         if self.settings.command_delay >= 0:
             return self.settings.command_delay
-        with self.lock:
-            ages = np.clip(self.state_ages, 0.0, self.period)  # clocks apart across machines: at most a period
-        return float(np.median(ages)) + (float(np.median(self.latencies)) if self.latencies else 0.0)
+        if not self.delays:
+            return 0.0
+        return float(np.median(np.clip(self.delays, 0.0, self.period)))  # clocks apart across machines
 
     def act_with_policy(self, state: np.ndarray, goal: np.ndarray) -> None:
         """One forward pass of the policy, sent through the same checks as a plan's command; where

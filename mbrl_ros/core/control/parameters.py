@@ -70,8 +70,8 @@ CONTROLLER_PARAMETERS = {  # and the task's (TASK_CHOICE and its own), and the e
                         "sending the result at the next tick (for fast robots)"),
     "command_delay": Param(0.0, "seconds from a state's measurement to the command planned from it acting on the "
                            "robot: plans start from the state the model predicts that much later under the command "
-                           "acting meanwhile; negative: measured (the medians of the state's age and the plan's time "
-                           "over the last plans, as /diagnostics reports them); 0: none", in_range(-1.0, 1.0)),
+                           "acting meanwhile; negative: measured (the median from the state's header stamp to the plan's "
+                           "command over the last plans, as /diagnostics reports it); 0: none", in_range(-1.0, 1.0)),
     "policy": Param("off", "a distilled policy, once one arrives: act (it gives every command, one forward pass "
                     "each), propose (the planner also samples around its rollout), auto (plans are fitted to the "
                     "deadline as with fit_plan; where the plan that fits has fewer iterations or under half the "
