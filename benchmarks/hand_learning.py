@@ -3,10 +3,13 @@ ROS, the sim waits for each plan), with the controller node's own control loop a
 (core/control/in_process.py): the configured exploration moves the fingers for --explore
 seconds, an ensemble learns from that data, then --rounds rounds of random valve goals add MPC data
 and retrain it, as the demo's learning phase does. Finally the MPC is given --targets random valve
-angles, --target-seconds each.
+angles, --target-seconds each. With --checkpoint, a trained model (a demo's) is given those goals
+instead, without learning. --latency puts back the delay a robot has between the state and the
+command acting (the world runs that long on the old command); a config that measures its
+`command_delay` measures none in process and is given the latency instead.
 
     .venv/bin/python benchmarks/hand_learning.py [--explore 60] [--rounds 5 --round-seconds 60] \\
-        [--targets 10] [--out hand_learning.json]
+        [--targets 10] [--latency 0.045] [--checkpoint model.pt] [--out hand_learning.json]
 
 Prints, per stage, the interaction used, how much of it turned the valve, the model's one-step
 error on the valve's angle, and at the end the final angle errors and the success rate (within
@@ -27,6 +30,7 @@ import yaml
 
 from mbrl_ros.core.control.in_process import InProcessRobot
 from mbrl_ros.core.data.transitions import Transitions, concatenate
+from mbrl_ros.core.models.checkpoint import load_checkpoint
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 
@@ -62,6 +66,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="training epochs at most (default: the trainer's config)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                         help="override a config value, e.g. sim.valve_friction=0.1 or controller.horizon=14")
+    parser.add_argument("--latency", type=float, default=0.0, help="s from the state to the command acting")
+    parser.add_argument("--checkpoint", help="give the goals to this model, without learning")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="hand_learning.json")
@@ -76,13 +82,14 @@ def main() -> None:
         key, value = assignment.split("=", 1)
         section, name = key.split(".", 1)
         sections[section][name] = yaml.safe_load(value)
-    hand = InProcessRobot("hand", sections["controller"] | {"seed": args.seed}, sections["sim"])
+    if sections["controller"].get("command_delay", 0.0) < 0:
+        sections["controller"]["command_delay"] = args.latency
+    hand = InProcessRobot("hand", sections["controller"] | {"seed": args.seed}, sections["sim"], latency=args.latency)
     dt, task = hand.dt, hand.loop.task
     overrides = {"seed": args.seed} | ({"max_epochs": args.epochs} if args.epochs else {}) | (
         {"batch_size": args.batch_size} if args.batch_size else {})
     learner = hand.learner(**sections["trainer"] | overrides)  # the config's, --set's among them
-    data = [hand.run(args.explore)]  # the configured exploration, until the loop has a model
-    stages = []
+    data, stages = [], []
 
     def learn(stage: str) -> None:
         started = time.monotonic()
@@ -100,11 +107,15 @@ def main() -> None:
         hand.loop.set_goal(goal)
         return hand.run(seconds)
 
-    learn("explore")
-    for round_index in range(args.rounds):
-        goals = [task.random_goal(rng) for _ in range(max(1, round(args.round_seconds / args.target_seconds)))]
-        data.append(joined([pursue(goal, args.target_seconds) for goal in goals]))
-        learn(f"round {round_index + 1}")
+    if args.checkpoint:
+        hand.loop.use_model(load_checkpoint(args.checkpoint, "cpu")[0])
+    else:
+        data.append(hand.run(args.explore))  # the configured exploration, until the loop has a model
+        learn("explore")
+        for round_index in range(args.rounds):
+            goals = [task.random_goal(rng) for _ in range(max(1, round(args.round_seconds / args.target_seconds)))]
+            data.append(joined([pursue(goal, args.target_seconds) for goal in goals]))
+            learn(f"round {round_index + 1}")
 
     finals = []
     for _ in range(args.targets):
@@ -112,10 +123,15 @@ def main() -> None:
         pursue(goal, args.target_seconds)
         finals.append(task.error(hand.state(), goal))
     success = float(np.mean(np.array(finals) <= task.success_threshold))
-    print(f"{args.targets} valve goals after {len(joined(data)) * dt / 60:.1f} min of interaction: final errors "
-          + " ".join(f"{e:.2f}" for e in finals) + f" rad; {success:.0%} within {task.success_threshold} rad")
-    Path(args.out).write_text(json.dumps({"overrides": args.set, "stages": stages, "final_errors_rad": finals,
-                                          "success_rate": success, "interaction_s": len(joined(data)) * dt}, indent=2))
+    interaction = len(joined(data)) * dt if data else 0.0
+    source = args.checkpoint or f"{interaction / 60:.1f} min of interaction"
+    print(f"{args.targets} valve goals ({source}, latency {args.latency * 1000:.0f} ms, planned "
+          f"{hand.loop.command_delay() * 1000:.0f} ms ahead): final errors " + " ".join(f"{e:.2f}" for e in finals)
+          + f" rad; {success:.0%} within {task.success_threshold} rad")
+    Path(args.out).write_text(json.dumps({"overrides": args.set, "checkpoint": args.checkpoint, "latency_s": args.latency,
+                                          "command_delay_s": hand.loop.command_delay(), "stages": stages,
+                                          "final_errors_rad": finals, "success_rate": success,
+                                          "interaction_s": interaction}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -56,3 +56,22 @@ def test_the_hand_benchmark_learns_and_turns_the_valve_with_the_controllers_loop
     result = json.loads(out.read_text())
     assert [s["stage"] for s in result["stages"]] == ["explore", "round 1"]
     assert len(result["final_errors_rad"]) == 2 and result["interaction_s"] == pytest.approx(5.0, abs=0.2)
+
+
+def test_the_hand_benchmark_gives_a_checkpoint_the_goals_with_a_robots_latency(tmp_path):
+    """--checkpoint: no learning, the goals only; --latency: the world runs on the old command that
+    long, and the hand's config, which measures its command delay (none in process), is given it."""
+    from mbrl_ros.core.control.in_process import InProcessRobot
+
+    hand = InProcessRobot("hand")
+    learner = hand.learner(max_epochs=1)
+    learner.train(hand.run(2.0))
+    checkpoint = learner.save(tmp_path / "model.pt", {})
+    hand.close()
+    out = tmp_path / "goals.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "hand_learning.py"), "--checkpoint", str(checkpoint),
+                    "--latency", "0.05", "--targets", "2", "--target-seconds", "0.5", "--out", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    result = json.loads(out.read_text())
+    assert result["stages"] == [] and result["interaction_s"] == 0.0 and len(result["final_errors_rad"]) == 2
+    assert result["latency_s"] == 0.05 and result["command_delay_s"] == 0.05
