@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_robot, joint_state, record_linear_motion
@@ -74,3 +76,21 @@ def test_recording_gives_exact_transitions(tmp_path):
     assert len(transitions) >= len(commands) - 2
     moved = transitions.next_states[:, :3] - transitions.states[:, :3]
     np.testing.assert_allclose(moved, transitions.actions * 0.05, atol=1e-9)
+
+
+def test_chunks_read_as_they_close_give_the_recordings_transitions_keeping_only_the_last_samples(tmp_path):
+    record_linear_motion(tmp_path / "recording", JOINTS, seconds=3.0, chunk_bytes=4000)
+    chunks = closed_chunks(tmp_path / "recording")
+    assert len(chunks) >= 5
+    whole = RecordedData(LAYOUT, COMMANDS, dt=0.05)
+    whole.add_path(tmp_path / "recording")
+    live = RecordedData(LAYOUT, COMMANDS, dt=0.05)
+    for chunk in chunks:  # as the logger closes them
+        shutil.copytree(chunk, tmp_path / "live" / chunk.name)
+        assert live.refresh(tmp_path / "live") == [tmp_path / "live" / chunk.name]
+        assert len(live.chunks.streams[0][0]) < 40, "the last samples only, not the chunks read"
+    expected, got = whole.transitions(), live.transitions()
+    assert len(expected) - 5 <= len(got) < len(expected), "the newest commands wait for the next chunk"
+    np.testing.assert_array_equal(got.times, expected.times[:len(got)])
+    np.testing.assert_allclose(got.next_states, expected.next_states[:len(got)])
+    assert len(live) == len(got) and live.bags == [tmp_path / "live" / c.name for c in chunks]
