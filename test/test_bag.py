@@ -6,8 +6,9 @@ from bags import COMMAND_TOPIC, STATE_TOPIC, TOPICS, command, joint_robot, joint
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 
-from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks, find_bags, read_series
+from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks, find_bags, read_pieces, read_series
 from mbrl_ros.core.data.dataset import RecordedData
+from mbrl_ros.core.data.transitions import TransitionStream, build_transitions
 
 JOINTS = ["a", "b", "c"]
 LAYOUT, COMMANDS = joint_robot(JOINTS)
@@ -94,3 +95,18 @@ def test_chunks_read_as_they_close_give_the_recordings_transitions_keeping_only_
     np.testing.assert_array_equal(got.times, expected.times[:len(got)])
     np.testing.assert_allclose(got.next_states, expected.next_states[:len(got)])
     assert len(live) == len(got) and live.bags == [tmp_path / "live" / c.name for c in chunks]
+
+
+def test_a_bag_read_a_few_messages_at_a_time_gives_the_transitions_of_the_whole(tmp_path):
+    record_linear_motion(tmp_path, JOINTS, seconds=3.0)
+    bags = find_bags(tmp_path)
+    pieces = list(read_pieces(bags, LAYOUT, COMMANDS, messages=7))
+    sizes = [sum(len(times) for times, _ in p.states.values()) + len(p.command_times) for p in pieces]
+    assert len(pieces) > 20 and max(sizes) <= 7
+    stream = TransitionStream([len(LAYOUT.names)], COMMANDS.dim, 0.05)
+    parts = [stream.add([p.states[t] for t in LAYOUT.topics], p.command_times, p.commands, p.resets) for p in pieces]
+    whole = read_series(bags, LAYOUT, COMMANDS)
+    expected = build_transitions([whole.states[t] for t in LAYOUT.topics], whole.command_times, whole.commands, 0.05)
+    got = np.concatenate([p.next_states for p in [*parts, stream.finish()]])
+    assert len(expected) > 50
+    np.testing.assert_allclose(got, expected.next_states)

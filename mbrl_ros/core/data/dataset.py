@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..robots.commands import CommandInterface
 from ..robots.state import StateLayout
-from .bag import RESET_TOPIC, closed_chunks, find_bags, read_series
+from .bag import RESET_TOPIC, closed_chunks, find_bags, read_pieces
 from .transitions import Transitions, TransitionStream, concatenate
 
 
@@ -45,20 +45,20 @@ class RecordedData:
         return [c for c in closed_chunks(directory) if self._read(c, self.chunks)]
 
     def _read(self, bag: Path, recording: TransitionStream) -> bool:
-        """Read a bag not seen before into its recording. An unreadable one is remembered with the
-        reason and skipped."""
+        """Read a bag not seen before into its recording, a piece at a time. An unreadable one is
+        remembered with the reason and skipped (from where it failed: what came before is kept)."""
         if bag in self.bags or bag in self.unreadable:
             return False
         try:
-            series = read_series([bag], self.layout, self.command, self.reset_topic)
+            for series in read_pieces([bag], self.layout, self.command, self.reset_topic):
+                for reason, count in series.rejected.items():
+                    self.rejections[reason] = self.rejections.get(reason, 0) + count
+                self.parts.append(recording.add([series.states[topic] for topic in self.layout.topics],
+                                                series.command_times, series.commands, series.resets))
         except Exception as error:  # corrupt or foreign files must not stop training on the rest
             self.unreadable[bag] = f"{type(error).__name__}: {error}"
             return False
         self.bags.append(bag)
-        for reason, count in series.rejected.items():
-            self.rejections[reason] = self.rejections.get(reason, 0) + count
-        self.parts.append(recording.add([series.states[topic] for topic in self.layout.topics],
-                                        series.command_times, series.commands, series.resets))
         return True
 
     def __len__(self) -> int:
