@@ -186,7 +186,7 @@ def test_padding_left_uninitialised_by_the_serializer_does_not_stop_decoding_at_
     for raw in raws[1:]:
         for start, end in padding:
             raw[start:end] = rng.integers(0, 256, end - start, dtype=np.uint8).tobytes()
-    first = bag.deserialize_cdr(bag.TYPESTORE, bytes(raws[0]), cdr.JOINT_STATE)
+    first = bag.deserialize_cdr(bag.TYPESTORE, bytes(raws[0]), bag.JOINT_STATE)
     stamps, positions, velocities = cdr.joint_states([bytes(r) for r in raws], first)
     np.testing.assert_array_equal(positions[:, 0], [0, 1, 2])
     raws[2][28] ^= 1  # the first name, "c", now "b": another layout

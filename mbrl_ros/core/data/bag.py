@@ -17,8 +17,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
 from ..robots.commands import CommandInterface
-from ..robots.state import StateLayout
-from .cdr import JOINT_STATE, joint_states
+from ..robots.state import JOINT_STATE, StateLayout
+from .cdr import joint_states
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-JOINT_STATE = "sensor_msgs/msg/JointState"
 LITTLE_ENDIAN = b"\x00\x01\x00\x00"  # the CDR encapsulation header ROS 2 writes on x86 and ARM
 
 
