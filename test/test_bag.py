@@ -182,7 +182,7 @@ def test_padding_left_uninitialised_by_the_serializer_does_not_stop_decoding_at_
 
     rng = np.random.default_rng(3)
     raws = [bytearray(joint_state("cbag", [k, 2, 3, 4], [5, 6, 7, 8], [9] * 4)) for k in range(3)]
-    _, padding = cdr._layout(bytes(raws[0]))
+    _, padding = cdr.joint_state_layout(bytes(raws[0]))
     for raw in raws[1:]:
         for start, end in padding:
             raw[start:end] = rng.integers(0, 256, end - start, dtype=np.uint8).tobytes()

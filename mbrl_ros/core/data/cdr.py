@@ -22,7 +22,7 @@ def joint_states(raws: Sequence[bytes], first) -> tuple[np.ndarray, np.ndarray, 
     size = len(raws[0])
     if any(len(raw) != size for raw in raws):
         return None
-    layout = _layout(raws[0])
+    layout = joint_state_layout(raws[0])
     if layout is None:
         return None
     arrays, padding = layout
@@ -47,7 +47,7 @@ def _doubles(data: np.ndarray, offset: int, count: int) -> np.ndarray:
     return data[:, offset:offset + 8 * count].copy().view("<f8")
 
 
-def _layout(raw: bytes) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+def joint_state_layout(raw: bytes) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
     """Where the position, velocity and effort arrays of a little-endian CDR JointState start (in
     bytes from the start of `raw`) and how many values each holds, and the byte ranges that are
     padding (whatever the serializer left there: rclpy leaves it uninitialised) or past the end;
