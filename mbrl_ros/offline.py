@@ -26,7 +26,7 @@ def read_transitions(bags: list[Path], spec: RobotSpec, params: dict, dt: float)
     for reason, count in data.rejected().items():
         print(f"skipped {count} messages: {reason}")
     transitions = data.transitions()
-    print(f"{len(transitions)} transitions from {len(data.series)} bag(s)")
+    print(f"{len(transitions)} transitions from {len(data.bags)} bag(s)")
     return transitions
 
 

@@ -33,10 +33,10 @@ def command(values) -> bytes:
 
 
 def record_linear_motion(directory, joints, seconds=3.0, dt=0.05, state_rate=60.0, storage="mcap",
-                         chunk_seconds=1e9, rng=None):
+                         chunk_seconds=1e9, chunk_bytes=64 * 2**20, rng=None):
     """A robot whose joints integrate the commanded velocity exactly; returns the commands sent."""
     rng = rng or np.random.default_rng(0)
-    writer = ChunkedBagWriter(directory, TOPICS, chunk_seconds=chunk_seconds, storage=storage)
+    writer = ChunkedBagWriter(directory, TOPICS, chunk_seconds=chunk_seconds, chunk_bytes=chunk_bytes, storage=storage)
     n = len(joints)
     commands = rng.uniform(-0.5, 0.5, size=(int(seconds / dt), n))
     events = []

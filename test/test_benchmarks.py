@@ -75,3 +75,16 @@ def test_the_hand_benchmark_gives_a_checkpoint_the_goals_with_a_robots_latency(t
     result = json.loads(out.read_text())
     assert result["stages"] == [] and result["interaction_s"] == 0.0 and len(result["final_errors_rad"]) == 2
     assert result["latency_s"] == 0.05 and result["command_delay_s"] == 0.05
+
+
+def test_the_data_scale_benchmark_writes_an_arms_recording_and_reads_it_as_the_tools_and_the_trainer_do(tmp_path):
+    out = tmp_path / "data_scale.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "data_scale.py"), "--minutes", "0.25", "--rate", "100",
+                    "--keep", str(tmp_path / "recordings"), "--out", str(out)], check=True, capture_output=True,
+                   timeout=300)
+    row = json.loads(out.read_text())[0]
+    assert row["messages"] == 15 * 100 + 15 * 20 and len(list((tmp_path / "recordings").rglob("metadata.yaml"))) == 2
+    offline, trainer = row["offline"], row["trainer"]
+    assert offline["rejected"] == trainer["rejected"] == 0 and offline["transitions"] >= 15 * 20 - 2
+    assert offline["transitions"] - 5 <= trainer["transitions"] < offline["transitions"], "the newest wait"
+    assert trainer["last_poll_s"] > 0 and offline["peak_rss_mb"] > 0

@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from mbrl_ros.core.data.transitions import build_transitions
+from mbrl_ros.core.data.transitions import TransitionStream, build_transitions
 
 DT = 0.05
 
@@ -97,3 +98,40 @@ def test_a_state_the_commands_change_at_once_is_not_blended_across_them():
         np.testing.assert_allclose(t.states[:, 1], commands[sent - 1], atol=1e-9)
         np.testing.assert_allclose(t.states[:, 0], linear_robot(t.times, command_times, commands)[:, 0], atol=1e-9)
         np.testing.assert_allclose(t.next_states[:, 0] - t.states[:, 0], t.actions[:, 0] * DT, atol=1e-9)
+
+
+def random_recording(rng: np.random.Generator, dt: float):
+    """Two jittered state streams at different rates (one with a gap), commands at uneven intervals
+    (some within half a period), and resets."""
+    seconds = rng.uniform(3.0, 8.0)
+    streams = []
+    for width, rate in ((3, 60.0), (2, rng.uniform(20.0, 240.0))):
+        times = np.sort(rng.uniform(0.0, seconds, int(seconds * rate)))
+        if rng.random() < 0.5:
+            gap = rng.uniform(0.0, seconds)
+            times = times[(times < gap) | (times > gap + rng.uniform(0.0, 0.5))]
+        streams.append((times, rng.normal(size=(len(times), width))))
+    command_times = np.cumsum(rng.uniform(0.3 * dt, 1.6 * dt, int(seconds / dt * 1.2)))
+    command_times = command_times[command_times < seconds]
+    resets = np.sort(rng.uniform(0.0, seconds, rng.integers(0, 3)))
+    return seconds, streams, command_times, rng.normal(size=(len(command_times), 2)), resets
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_recording_streamed_in_pieces_gives_the_transitions_of_the_whole(seed):
+    rng, dt = np.random.default_rng(seed), 0.05
+    seconds, streams, command_times, commands, resets = random_recording(rng, dt)
+    whole = build_transitions(streams, command_times, commands, dt, resets)
+    edges = [-1.0, *np.sort(rng.uniform(0.0, seconds, rng.integers(1, 12))), seconds + 1.0]
+    stream, parts, kept = TransitionStream([3, 2], 2, dt), [], []
+    for start, end in zip(edges[:-1], edges[1:]):
+        within = lambda times: (times >= start) & (times < end)  # noqa: E731
+        parts.append(stream.add([(t[within(t)], v[within(t)]) for t, v in streams], command_times[within(command_times)],
+                                commands[within(command_times)], resets[within(resets)]))
+        kept.append(max(len(t) for t, _ in stream.streams))
+    parts.append(stream.finish())
+    np.testing.assert_array_equal(np.concatenate([p.times for p in parts]), whole.times)
+    for field in ("states", "actions", "next_states"):
+        np.testing.assert_allclose(np.concatenate([getattr(p, field) for p in parts]), getattr(whole, field))
+    longest = max(np.diff(edges)[1:-1], default=seconds) + 0.5  # a piece, and what the gap may hold back
+    assert max(kept) <= 240.0 * (longest + 4 * dt) + 4, "only the last samples are carried over"

@@ -89,18 +89,15 @@ class TrainerNode(CheckedNode):
             self.data.refresh(self.data_dir)
         for bag, reason in self.data.unreadable.items():
             self.get_logger().error(f"skipping unreadable chunk {bag}: {reason}", throttle_duration_sec=30.0)
-        data = self.data.transitions()
-        if self.max_transitions:
-            data = data.subset(slice(0, self.max_transitions))
-        grown = len(data) >= self.trained_on * (1 + self.retrain_growth)
-        capped = len(data) == self.max_transitions > self.trained_on  # the last model: on all data allowed
-        due = len(data) >= self.min_transitions and (self.trained_on == 0 or grown or capped)
-        if due:
-            self.train(data)
+        count = min(len(self.data), self.max_transitions or len(self.data))
+        grown = count >= self.trained_on * (1 + self.retrain_growth)
+        capped = count == self.max_transitions > self.trained_on  # the last model: on all data allowed
+        if count >= self.min_transitions and (self.trained_on == 0 or grown or capped):
+            self.train(self.data.transitions().subset(slice(0, count)))
         self.diagnostics.publish(self.diagnostic(self.status[0], self.status[1], {
-            **self.status[2], "transitions": len(data), "trained_on": self.trained_on,
+            **self.status[2], "transitions": count, "trained_on": self.trained_on,
             "data_full": bool(self.max_transitions) and self.trained_on == self.max_transitions,
-            "chunks": len(self.data.series),
+            "chunks": len(self.data.bags),
             "unreadable_chunks": len(self.data.unreadable), "model_version": self.learner.version}))
 
     def train(self, data) -> None:

@@ -17,7 +17,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
 from ..robots.commands import CommandInterface
-from ..robots.state import StateLayout
+from ..robots.state import JOINT_STATE, StateLayout
+from .cdr import joint_states
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -140,36 +141,103 @@ class RecordedSeries:
 
 def read_series(bags: list[Path], layout: StateLayout, command: CommandInterface,
                 reset_topic: str = RESET_TOPIC) -> RecordedSeries:
-    """The robot's state, commands and resets from bags. Malformed messages are skipped and counted
-    by reason; nothing else about them is lost."""
-    states = {topic: ([], []) for topic in layout.topics}
-    command_times, commands, resets, rejected = [], [], [], {}
-
-    def reject(reason: str) -> None:
-        rejected[reason] = rejected.get(reason, 0) + 1
-
-    with AnyReader([Path(b) for b in bags], default_typestore=TYPESTORE) as reader:
-        wanted = [c for c in reader.connections if c.topic in (*states, command.topic, reset_topic)]
-        for connection, timestamp, raw in reader.messages(connections=wanted):
-            topic, seconds = connection.topic, timestamp * 1e-9
-            if topic == reset_topic:
-                resets.append(seconds)
-                continue
-            try:
-                message = deserialize_cdr(reader.typestore, raw, connection.msgtype)
-            except Exception:  # a corrupt record must not stop the rest
-                reject(f"{topic}: cannot deserialize")
-                continue
-            try:
-                if topic == command.topic:
-                    commands.append(command.vector(message))
-                    command_times.append(seconds)
-                else:
-                    states[topic][1].append(layout.source(topic).features(message))
-                    states[topic][0].append(seconds)
-            except ValueError as error:  # BadState, BadCommand
-                reject(f"{topic}: {error}")
+    """The robot's state, commands and resets from bags, all at once (see read_pieces)."""
+    pieces = list(read_pieces(bags, layout, command, reset_topic))
+    rejected = {}
+    for piece in pieces:
+        for reason, count in piece.rejected.items():
+            rejected[reason] = rejected.get(reason, 0) + count
     return RecordedSeries(
-        {topic: (np.array(times), np.array(values).reshape(-1, len(layout.source(topic).names)))
-         for topic, (times, values) in states.items()},
-        np.array(command_times), np.array(commands).reshape(-1, command.dim), np.array(resets), rejected)
+        {topic: (np.concatenate([p.states[topic][0] for p in pieces]),
+                 np.concatenate([p.states[topic][1] for p in pieces])) for topic in layout.topics},
+        np.concatenate([p.command_times for p in pieces]), np.concatenate([p.commands for p in pieces]),
+        np.concatenate([p.resets for p in pieces]), rejected)
+
+
+def read_pieces(bags: list[Path], layout: StateLayout, command: CommandInterface, reset_topic: str = RESET_TOPIC,
+                messages: int = 50_000):
+    """The robot's state, commands and resets from bags, in time order, a piece of at most
+    `messages` messages at a time (at least one piece), so that a long bag is never held whole.
+    Malformed messages are skipped and counted by reason; nothing else about them is lost."""
+    with AnyReader([Path(b) for b in bags], default_typestore=TYPESTORE) as reader:
+        wanted = [c for c in reader.connections if c.topic in (*layout.topics, command.topic, reset_topic)]
+        piece = _Piece(layout, command, reader.typestore)
+        for connection, timestamp, raw in reader.messages(connections=wanted):
+            piece.take(connection, timestamp * 1e-9, raw, reset_topic)
+            if piece.size >= messages:
+                yield piece.series()
+                piece = _Piece(layout, command, reader.typestore)
+        yield piece.series()
+
+
+class _Piece:
+    """The messages of one piece of read_pieces, as they come. JointStates are kept serialized
+    and decoded together at the end (core/data/cdr.py), or one by one where their layouts differ."""
+
+    def __init__(self, layout: StateLayout, command: CommandInterface, typestore):
+        self.layout, self.command, self.typestore = layout, command, typestore
+        self.states = {topic: ([], []) for topic in layout.topics}
+        self.joint_states = {topic: ([], []) for topic, msgtype in layout.topics.items() if msgtype == JOINT_STATE}
+        self.command_times, self.commands, self.resets, self.rejected = [], [], [], {}
+        self.size = 0
+
+    def take(self, connection, seconds: float, raw, reset_topic: str) -> None:
+        self.size += 1
+        topic = connection.topic
+        if topic == reset_topic:
+            self.resets.append(seconds)
+        elif topic in self.joint_states and connection.msgtype == JOINT_STATE:
+            self.joint_states[topic][0].append(seconds)
+            self.joint_states[topic][1].append(raw)
+        else:
+            self.decode(topic, connection.msgtype, seconds, raw)
+
+    def decode(self, topic: str, msgtype: str, seconds: float, raw) -> None:
+        """One message, deserialized and turned into a command or a state."""
+        try:
+            message = deserialize_cdr(self.typestore, raw, msgtype)
+        except Exception:  # a corrupt record must not stop the rest
+            self.reject(f"{topic}: cannot deserialize")
+            return
+        try:
+            if topic == self.command.topic:
+                self.commands.append(self.command.vector(message))
+                self.command_times.append(seconds)
+            else:
+                self.states[topic][1].append(self.layout.source(topic).features(message))
+                self.states[topic][0].append(seconds)
+        except ValueError as error:  # BadState, BadCommand
+            self.reject(f"{topic}: {error}")
+
+    def decode_joint_states(self, topic: str, times: list[float], raws: list) -> tuple[np.ndarray, np.ndarray]:
+        """A topic's JointStates at once where they share a layout, else one by one."""
+        try:
+            first = deserialize_cdr(self.typestore, raws[0], JOINT_STATE)
+        except Exception:
+            first = None
+        decoded = joint_states(raws, first) if first is not None else None
+        if decoded is None:
+            for seconds, raw in zip(times, raws):
+                self.decode(topic, JOINT_STATE, seconds, raw)
+            return np.array(self.states[topic][0]), np.array(self.states[topic][1])
+        try:
+            features, kept, reasons = self.layout.source(topic).features_of_many(first.name, *decoded)
+        except ValueError as error:  # BadState: no message can give the joints
+            features, kept, reasons = np.zeros((0, 0)), np.zeros(len(raws), bool), [str(error)] * len(raws)
+        for reason in reasons:
+            self.reject(f"{topic}: {reason}")
+        return np.array(times)[kept], features
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def series(self) -> RecordedSeries:
+        states = {topic: (np.array(times), np.array(values)) for topic, (times, values) in self.states.items()}
+        for topic, (times, raws) in self.joint_states.items():
+            if raws:
+                states[topic] = self.decode_joint_states(topic, times, raws)
+        return RecordedSeries(
+            {topic: (times, values.reshape(-1, len(self.layout.source(topic).names)))
+             for topic, (times, values) in states.items()},
+            np.array(self.command_times), np.array(self.commands).reshape(-1, self.command.dim),
+            np.array(self.resets), self.rejected)

@@ -4,67 +4,71 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..robots.commands import CommandInterface
 from ..robots.state import StateLayout
-from .bag import RESET_TOPIC, RecordedSeries, closed_chunks, find_bags, read_series
-from .transitions import Transitions, build_transitions, concatenate
+from .bag import RESET_TOPIC, closed_chunks, find_bags, read_pieces
+from .transitions import Transitions, TransitionStream, concatenate
 
 
 class RecordedData:
-    """The robot's recorded series, from bags named up front or from chunks as they close.
+    """The robot's transitions, from bags named up front or from chunks as they close. Each bag is
+    read once and turned into transitions as it is read (TransitionStream): what is kept is the
+    transitions and the last samples the next ones need, not the messages.
 
     The bags of one recording (a folder given to add_path, or the logger's chunks) are one
     timeline, so transitions span chunk boundaries; different recordings are kept apart, since
-    their clocks may overlap."""
+    their clocks may overlap. Of the logger's chunks, the newest command's transition waits for
+    the next chunk."""
 
     def __init__(self, layout: StateLayout, command: CommandInterface, dt: float, reset_topic: str = RESET_TOPIC):
         self.layout, self.command, self.dt, self.reset_topic = layout, command, dt, reset_topic
-        self.series: dict[Path, RecordedSeries] = {}
-        self.recording: dict[Path, int] = {}  # bag -> which recording it belongs to
+        self.bags: list[Path] = []  # read, in the order read
         self.unreadable: dict[Path, str] = {}
+        self.rejections: dict[str, int] = {}  # reason -> messages that could not be used
+        self.parts: list[Transitions] = []
+        self.chunks = self._timeline()  # the logger's chunks: one recording that goes on
+
+    def _timeline(self) -> TransitionStream:
+        widths = [len(self.layout.source(topic).names) for topic in self.layout.topics]
+        return TransitionStream(widths, self.command.dim, self.dt)
 
     def add_path(self, path: str | Path) -> list[Path]:
         """Read a rosbag2 directory, or every bag in a folder of them, as a recording of its own;
         returns the bags read."""
-        recording = max(self.recording.values(), default=0) + 1
-        return [b for b in find_bags(path) if self._read(b, recording)]
+        recording = self._timeline()
+        read = [b for b in find_bags(path) if self._read(b, recording)]
+        self.parts.append(recording.finish())
+        return read
 
     def refresh(self, directory: str | Path) -> list[Path]:
         """Read the chunks that closed since the last call; returns them."""
-        return [c for c in closed_chunks(directory) if self._read(c, 0)]
+        return [c for c in closed_chunks(directory) if self._read(c, self.chunks)]
 
-    def _read(self, bag: Path, recording: int) -> bool:
-        """Read a bag not seen before. An unreadable one is remembered with the reason and skipped."""
-        if bag in self.series or bag in self.unreadable:
+    def _read(self, bag: Path, recording: TransitionStream) -> bool:
+        """Read a bag not seen before into its recording, a piece at a time. An unreadable one is
+        remembered with the reason and skipped (from where it failed: what came before is kept)."""
+        if bag in self.bags or bag in self.unreadable:
             return False
         try:
-            self.series[bag] = read_series([bag], self.layout, self.command, self.reset_topic)
+            for series in read_pieces([bag], self.layout, self.command, self.reset_topic):
+                for reason, count in series.rejected.items():
+                    self.rejections[reason] = self.rejections.get(reason, 0) + count
+                self.parts.append(recording.add([series.states[topic] for topic in self.layout.topics],
+                                                series.command_times, series.commands, series.resets))
         except Exception as error:  # corrupt or foreign files must not stop training on the rest
             self.unreadable[bag] = f"{type(error).__name__}: {error}"
             return False
-        self.recording[bag] = recording
+        self.bags.append(bag)
         return True
 
-    def transitions(self) -> Transitions:
-        recordings = sorted(set(self.recording.values()))
-        return concatenate([self._timeline([s for b, s in self.series.items() if self.recording[b] == r])
-                            for r in recordings], len(self.layout.names), self.command.dim)
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
 
-    def _timeline(self, parts: list[RecordedSeries]) -> Transitions:
-        streams = [(np.concatenate([np.zeros(0), *(p.states[topic][0] for p in parts)]),
-                    np.concatenate([np.zeros((0, len(self.layout.source(topic).names))),
-                                    *(p.states[topic][1] for p in parts)]))
-                   for topic in self.layout.topics]
-        return build_transitions(streams,
-                                 np.concatenate([np.zeros(0), *(p.command_times for p in parts)]),
-                                 np.concatenate([np.zeros((0, self.command.dim)), *(p.commands for p in parts)]),
-                                 self.dt, np.concatenate([np.zeros(0), *(p.resets for p in parts)]))
+    def transitions(self) -> Transitions:
+        """Every transition so far, recordings in the order read (joined once, when asked for)."""
+        if len(self.parts) != 1:
+            self.parts = [concatenate(self.parts, len(self.layout.names), self.command.dim)]
+        return self.parts[0]
 
     def rejected(self) -> dict:
-        total: dict = {}
-        for series in self.series.values():
-            for reason, count in series.rejected.items():
-                total[reason] = total.get(reason, 0) + count
-        return total
+        return dict(self.rejections)

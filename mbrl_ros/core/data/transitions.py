@@ -90,3 +90,65 @@ def build_transitions(state_streams: Sequence[tuple[np.ndarray, np.ndarray]], co
         next_reset = resets[first_after.clip(max=resets.size - 1)]
         keep &= (first_after >= resets.size) | (next_reset > command_times + dt + max_gap)
     return Transitions(np.hstack(starts)[keep], commands[keep], np.hstack(ends)[keep], command_times[keep])
+
+
+class TransitionStream:
+    """build_transitions over a recording given piece by piece in time order (a logger's chunks, a
+    long bag read in parts), keeping only what later transitions still need: the same transitions
+    as from the whole recording at once, in memory proportional to the transitions, not the samples.
+
+    A command's transition is complete once every stream and the commands have been seen past its
+    end and the next command is known; until then the samples from `max_gap` before it are carried
+    over to the next piece. `finish()` completes the last ones, at the end of a recording."""
+
+    def __init__(self, widths: Sequence[int], action_dim: int, dt: float, max_gap: float | None = None):
+        self.dt, self.max_gap = dt, 2.0 * dt if max_gap is None else max_gap
+        self.streams = [(np.zeros(0), np.zeros((0, w))) for w in widths]
+        self.command_times, self.commands = np.zeros(0), np.zeros((0, action_dim))
+        self.resets = np.zeros(0)
+
+    def add(self, streams: Sequence[tuple[np.ndarray, np.ndarray]], command_times: np.ndarray,
+            commands: np.ndarray, resets: np.ndarray = ()) -> Transitions:
+        """The next piece: each stream's (times, values), the commands and their times, the resets.
+        Returns the transitions it completed."""
+        self.streams = [(np.concatenate([t, new_t]), np.concatenate([v, new_v]))
+                        for (t, v), (new_t, new_v) in zip(self.streams, streams)]
+        self.command_times = np.concatenate([self.command_times, command_times])
+        self.commands = np.concatenate([self.commands, commands])
+        self.resets = np.concatenate([self.resets, np.asarray(resets, float)])
+        seen = min(times.max(initial=-np.inf) for times, _ in self.streams)  # every stream known up to here
+        return self._complete(min(seen, self.command_times.max(initial=-np.inf)) - self.dt - self.max_gap, seen)
+
+    def finish(self) -> Transitions:
+        """The transitions left at the end of the recording."""
+        return self._complete(np.inf, np.inf)
+
+    def _complete(self, before: float, seen: float) -> Transitions:
+        """The transitions of the commands sent before `before` whose next command is known (all, at
+        the end); then drops what no later transition needs: nothing starts before `seen` but them."""
+        order = np.argsort(self.command_times, kind="stable")
+        self.command_times, self.commands = self.command_times[order], self.commands[order]
+        done = int(np.searchsorted(self.command_times, before, side="left"))
+        if np.isfinite(before):
+            done = min(done, len(self.command_times) - 1)  # the newest waits for the one after it
+        # Built with the next command (done) beside them, for their ends; its own transition waits.
+        built = build_transitions(self.streams, self.command_times[:done + 1], self.commands[:done + 1], self.dt,
+                                  self.resets, self.max_gap)
+        if done < len(self.command_times):
+            built = built.subset(built.times < self.command_times[done])
+            seen = min(seen, self.command_times[done])
+        self.command_times, self.commands = self.command_times[done:], self.commands[done:]
+        self._forget(seen)
+        return built
+
+    def _forget(self, pending: float) -> None:
+        """Drop each stream's samples but the two last more than `max_gap` before `pending` (where
+        the next transition may start), and the resets before that."""
+        cutoff = pending - self.max_gap
+        streams = []
+        for times, values in self.streams:
+            order = np.argsort(times, kind="stable")
+            first = max(0, int(np.searchsorted(times[order], cutoff, side="left")) - 2)
+            streams.append((times[order][first:], values[order][first:]))
+        self.streams = streams
+        self.resets = self.resets[self.resets >= cutoff]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .joint_state import BadState, state_vector
+from .joint_state import BadState, joint_columns, non_finite, state_vector
 
 JOINT_STATE = "sensor_msgs/msg/JointState"
 ODOMETRY = "nav_msgs/msg/Odometry"
@@ -33,6 +33,7 @@ class JointStateSource:
     until there is a previous message within `max_gap` s, messages are refused."""
 
     msgtype = JOINT_STATE
+    ESTIMATE_WAIT = "velocities are estimated from positions: waiting for a second message within {} s of the last"
 
     def __init__(self, topic: str, joints: Sequence[str], continuous: Sequence[str] = (),
                  velocity_from_positions: bool = False, max_gap: float = 0.5):
@@ -63,6 +64,57 @@ class JointStateSource:
         columns = [[p, np.sin(p), np.cos(p)] if wrapped else [p] for p, wrapped in zip(positions, self._wrapped)]
         return np.concatenate([np.concatenate(columns), velocities])
 
+    def features_of_many(self, names: Sequence[str], stamps: np.ndarray, positions: np.ndarray,
+                         velocities: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """features() of many messages with the same names at once, in order: `stamps` (N,) their
+        header stamps in seconds, `positions` and `velocities` (N, len(names)) or (N, 0). Returns the
+        features of those that can be used, which those are (N,), and why each other one cannot.
+        Raises BadState where none can (the names lack a joint, the arrays' lengths differ)."""
+        columns = joint_columns(names, positions.shape[1], velocities.shape[1], self.joints,
+                                self.velocity_from_positions)
+        if velocities.shape[1] == 0:
+            velocities = np.full(positions.shape, np.nan)
+        raw = np.concatenate([positions[:, columns], velocities[:, columns]], axis=1)
+        finite = np.isfinite(raw[:, :len(columns)] if self.velocity_from_positions else raw).all(1)
+        reasons = non_finite(raw[~finite], self.joints, self.velocity_from_positions)
+        positions, velocities, stamps = np.split(raw[finite], 2, axis=1) + [stamps[finite]]
+        if self._wrapped.any() and len(positions):
+            positions[:, self._wrapped] = self._unwrap_many(positions[:, self._wrapped])
+        usable = np.ones(len(positions), bool)
+        if self.velocity_from_positions and len(positions):
+            velocities, usable = self._fill_many(stamps, positions, velocities)
+            reasons += [self.ESTIMATE_WAIT.format(self.max_gap)] * int((~usable).sum())
+        kept = finite.copy()
+        kept[finite] = usable
+        positions = positions[usable]
+        columns = [np.column_stack([p, np.sin(p), np.cos(p)]) if wrapped else p[:, None]
+                   for p, wrapped in zip(positions.T, self._wrapped)]
+        return np.concatenate([*columns, velocities[usable]], axis=1), kept, reasons
+
+    def _unwrap_many(self, reported: np.ndarray) -> np.ndarray:
+        """_unwrap of many messages' angles (N, K) in order."""
+        start = reported[:1] if self._unwrapped is None else self._unwrapped[1][None]
+        before = reported[:1] if self._unwrapped is None else self._unwrapped[0][None]
+        turns = (np.diff(np.concatenate([before, reported]), axis=0) + np.pi) % (2 * np.pi) - np.pi
+        unwrapped = start + np.cumsum(turns, axis=0)
+        self._unwrapped = (reported[-1], unwrapped[-1])
+        return unwrapped
+
+    def _fill_many(self, stamps: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
+        """_fill_velocities of many messages in order: the velocities, and which could be estimated."""
+        previous = self._previous or (np.nan, np.full(positions.shape[1], np.nan))
+        before_t = np.concatenate([[previous[0]], stamps[:-1]])
+        before_p = np.concatenate([previous[1][None], positions[:-1]])
+        self._previous = (float(stamps[-1]), positions[-1])
+        missing = ~np.isfinite(velocities)
+        gap = stamps - before_t
+        estimable = (gap > 0.0) & (gap <= self.max_gap)  # False against NaN: no previous message
+        usable = ~missing.any(1) | estimable
+        self.estimated.update(j for j, m in zip(self.joints, missing[usable].any(0)) if m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            estimate = (positions - before_p) / gap[:, None]
+        return np.where(missing, estimate, velocities), usable
+
     def read_world(self, world) -> np.ndarray:
         """The features of a simulated world's joints, as of its JointState (core/sims)."""
         return self.features(world.joint_readings())
@@ -85,8 +137,7 @@ class JointStateSource:
         if not missing.any():
             return velocities
         if previous is None or not 0.0 < now - previous[0] <= self.max_gap:
-            raise BadState("velocities are estimated from positions: waiting for a second message "
-                           f"within {self.max_gap} s of the last")
+            raise BadState(self.ESTIMATE_WAIT.format(self.max_gap))
         self.estimated.update(j for j, m in zip(self.joints, missing) if m)
         return np.where(missing, (positions - previous[1]) / (now - previous[0]), velocities)
 
