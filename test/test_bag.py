@@ -194,3 +194,19 @@ def test_padding_left_uninitialised_by_the_serializer_does_not_stop_decoding_at_
 
 
 bag_joint_states = bag.joint_states
+
+
+def test_recordings_read_side_by_side_give_what_one_after_another_gives(tmp_path):
+    for name, seed in (("a", 1), ("b", 2), ("c", 3)):
+        record_linear_motion(tmp_path / name, JOINTS, seconds=2.0, rng=np.random.default_rng(seed))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 8")
+    paths = [tmp_path / name for name in ("a", "b", "broken", "c")]
+    serial, parallel = RecordedData(LAYOUT, COMMANDS, dt=0.05), RecordedData(LAYOUT, COMMANDS, dt=0.05)
+    serial.add_paths(paths, workers=1)
+    parallel.add_paths(paths, workers=2)
+    assert parallel.bags == serial.bags and len(parallel.bags) == 3
+    assert set(parallel.unreadable) == set(serial.unreadable) == {tmp_path / "broken"}
+    np.testing.assert_array_equal(parallel.transitions().times, serial.transitions().times)
+    np.testing.assert_array_equal(parallel.transitions().next_states, serial.transitions().next_states)
+    assert len(serial) > 3 * 30

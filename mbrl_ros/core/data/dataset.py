@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..robots.commands import CommandInterface
@@ -35,22 +40,39 @@ class RecordedData:
     def add_path(self, path: str | Path) -> list[Path]:
         """Read a rosbag2 directory, or every bag in a folder of them, as a recording of its own;
         returns the bags read."""
-        recording = self._timeline()
-        read = [b for b in find_bags(path) if self._read(b, recording)]
+        recording, layout = self._timeline(), copy.deepcopy(self.layout)  # nothing carried over between recordings
+        read = [b for b in find_bags(path) if self._read(b, recording, layout)]
         self.parts.append(recording.finish())
         return read
 
+    def add_paths(self, paths: Sequence[str | Path], workers: int | None = None) -> None:
+        """add_path for each, the recordings read side by side in up to `workers` processes (default:
+        one per core), their transitions in the order given."""
+        workers = min(len(paths), workers or os.cpu_count() or 1)
+        if workers <= 1:
+            for path in paths:
+                self.add_path(path)
+            return
+        empty = RecordedData(self.layout, self.command, self.dt, self.reset_topic)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for read in pool.map(_recording, [empty] * len(paths), paths):
+                self.bags += read.bags
+                self.unreadable |= read.unreadable
+                for reason, count in read.rejections.items():
+                    self.rejections[reason] = self.rejections.get(reason, 0) + count
+                self.parts += read.parts
+
     def refresh(self, directory: str | Path) -> list[Path]:
         """Read the chunks that closed since the last call; returns them."""
-        return [c for c in closed_chunks(directory) if self._read(c, self.chunks)]
+        return [c for c in closed_chunks(directory) if self._read(c, self.chunks, self.layout)]
 
-    def _read(self, bag: Path, recording: TransitionStream) -> bool:
+    def _read(self, bag: Path, recording: TransitionStream, layout: StateLayout) -> bool:
         """Read a bag not seen before into its recording, a piece at a time. An unreadable one is
         remembered with the reason and skipped (from where it failed: what came before is kept)."""
         if bag in self.bags or bag in self.unreadable:
             return False
         try:
-            for series in read_pieces([bag], self.layout, self.command, self.reset_topic):
+            for series in read_pieces([bag], layout, self.command, self.reset_topic):
                 for reason, count in series.rejected.items():
                     self.rejections[reason] = self.rejections.get(reason, 0) + count
                 self.parts.append(recording.add([series.states[topic] for topic in self.layout.topics],
@@ -72,3 +94,9 @@ class RecordedData:
 
     def rejected(self) -> dict:
         return dict(self.rejections)
+
+
+def _recording(data: RecordedData, path: Path) -> RecordedData:
+    """One recording read into an empty RecordedData (in a worker process)."""
+    data.add_path(path)
+    return data
