@@ -22,7 +22,7 @@ def drifting_model(state_dim: int, action_dim: int, drift: np.ndarray) -> Gaussi
     return model.eval()
 
 
-def test_planning_ahead_starts_from_the_state_the_command_in_flight_leads_to():
+def test_planning_ahead_starts_from_the_state_the_command_in_flight_leads_to_a_step_or_a_share_of_it_later():
     params = node_parameters(robot_config("drone"), "controller")
     spec = RobotSpec.from_params(params)
     drift = np.zeros(spec.state_dim)
@@ -33,21 +33,10 @@ def test_planning_ahead_starts_from_the_state_the_command_in_flight_leads_to():
     state[[2, 3, 7]] = [1.0, 1.0, 1.0]  # 1 m up, level
     _, now = mpc.act(state, np.array([0.0, 0.0, 1.0]))
     _, ahead = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5))
+    _, share = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5), lead=0.4)  # a command landing within the step
     np.testing.assert_allclose(now["plan_points"][0], [0.0, 0.0, 1.0], atol=1e-6)
     np.testing.assert_allclose(ahead["plan_points"][0], [0.1, 0.0, 0.95], atol=1e-6)
-
-
-def test_a_command_landing_within_the_step_is_planned_from_that_share_of_the_step_later():
-    params = node_parameters(robot_config("drone"), "controller")
-    spec = RobotSpec.from_params(params)
-    drift = np.zeros(spec.state_dim)
-    drift[:3] = [0.1, 0.0, -0.05]
-    mpc = MPC(make_task("fly_to", spec, params), *spec.command_bounds, drifting_model(spec.state_dim, 4, drift),
-              PlannerConfig(horizon=3, population=10, elites=2, iterations=1))
-    state = np.zeros(spec.state_dim)
-    state[[2, 3, 7]] = [1.0, 1.0, 1.0]
-    _, ahead = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5), lead=0.4)
-    np.testing.assert_allclose(ahead["plan_points"][0], [0.04, 0.0, 0.98], atol=1e-6)
+    np.testing.assert_allclose(share["plan_points"][0], [0.04, 0.0, 0.98], atol=1e-6)
 
 
 def test_the_whole_plan_comes_back_its_first_step_is_the_command():
