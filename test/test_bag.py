@@ -170,7 +170,9 @@ def test_joint_states_decoded_at_once_unwrap_and_estimate_velocities_as_one_at_a
         message.header.stamp = stamp
         writer.write(STATE_TOPIC, k * 10_000_000, serialize_message(message))
     writer.close()
-    pieces = lambda: [p.states[STATE_TOPIC][1] for p in read_pieces(find_bags(tmp_path), layout(), COMMANDS, 70)]  # noqa: E731
+    def pieces():
+        return [p.states[STATE_TOPIC][1] for p in read_pieces(find_bags(tmp_path), layout(), COMMANDS, 70)]
+
     at_once = np.concatenate(pieces())
     monkeypatch.setattr(bag, "joint_states", lambda *a: None)
     np.testing.assert_allclose(at_once, np.concatenate(pieces()), rtol=0, atol=1e-12)

@@ -33,7 +33,8 @@ def test_planning_ahead_starts_from_the_state_the_command_in_flight_leads_to_a_s
     state[[2, 3, 7]] = [1.0, 1.0, 1.0]  # 1 m up, level
     _, now = mpc.act(state, np.array([0.0, 0.0, 1.0]))
     _, ahead = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5))
-    _, share = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5), lead=0.4)  # a command landing within the step
+    # a command landing 40 % into the step
+    _, share = mpc.act(state, np.array([0.0, 0.0, 1.0]), in_flight=np.full(4, 0.5), lead=0.4)
     np.testing.assert_allclose(now["plan_points"][0], [0.0, 0.0, 1.0], atol=1e-6)
     np.testing.assert_allclose(ahead["plan_points"][0], [0.1, 0.0, 0.95], atol=1e-6)
     np.testing.assert_allclose(share["plan_points"][0], [0.04, 0.0, 0.98], atol=1e-6)

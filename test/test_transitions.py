@@ -126,8 +126,9 @@ def test_a_recording_streamed_in_pieces_gives_the_transitions_of_the_whole(seed)
     stream, parts, kept = TransitionStream([3, 2], 2, dt), [], []
     for start, end in zip(edges[:-1], edges[1:]):
         within = lambda times: (times >= start) & (times < end)  # noqa: E731
-        parts.append(stream.add([(t[within(t)], v[within(t)]) for t, v in streams], command_times[within(command_times)],
-                                commands[within(command_times)], resets[within(resets)]))
+        sent = within(command_times)
+        parts.append(stream.add([(t[within(t)], v[within(t)]) for t, v in streams], command_times[sent],
+                                commands[sent], resets[within(resets)]))
         kept.append(max(len(t) for t, _ in stream.streams))
     parts.append(stream.finish())
     np.testing.assert_array_equal(np.concatenate([p.times for p in parts]), whole.times)

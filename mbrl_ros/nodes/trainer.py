@@ -89,7 +89,7 @@ class TrainerNode(CheckedNode):
             self.data.refresh(self.data_dir)
         for bag, reason in self.data.unreadable.items():
             self.get_logger().error(f"skipping unreadable chunk {bag}: {reason}", throttle_duration_sec=30.0)
-        count = min(len(self.data), self.max_transitions or len(self.data))
+        count = min(len(self.data), self.max_transitions or float("inf"))
         grown = count >= self.trained_on * (1 + self.retrain_growth)
         capped = count == self.max_transitions > self.trained_on  # the last model: on all data allowed
         if count >= self.min_transitions and (self.trained_on == 0 or grown or capped):
