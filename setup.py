@@ -23,7 +23,7 @@ setup(
     maintainer_email="maintainers@mbrl-ros.dev",
     description="Model-based reinforcement learning for ROS 2 robots",
     license="Apache-2.0",
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest"], "ray": ["ray[data]"]},  # pinned: requirements-ray.txt
     entry_points={
         "console_scripts": [
             "sim = mbrl_ros.nodes.sim:main",

@@ -82,12 +82,13 @@ def cmd_demo(args) -> int:
 
 def cmd_train(args) -> int:
     params_file(args)
+    from .cluster import ClusterError
     from .offline import train_from_bag
 
     try:
         train_from_bag([Path(b) for b in args.bag], Path(args.output), args.robot,
-                       Path(args.params) if args.params else None)
-    except (OSError, ValueError) as error:
+                       Path(args.params) if args.params else None, args.ray)
+    except (OSError, ValueError, ClusterError) as error:
         print(f"mbrl-ros train: {error}", file=sys.stderr)
         return 2
     return 0
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--robot", default="arm", help="robot whose config names joints, topics and rate")
     train.add_argument("--params", help="a params file instead of the robot's own")
     train.add_argument("--output", default="model.pt", help="checkpoint to write")
+    train.add_argument("--ray", metavar="ADDRESS", help="read the recordings and train on this Ray cluster "
+                       "(host:port, or auto); the recordings at the same path on every node")
     train.set_defaults(run=cmd_train)
 
     evaluate = sub.add_parser("eval-model", help="prediction error and calibration of a checkpoint on a recording")

@@ -15,11 +15,16 @@ from .core.robots.robot import RobotSpec
 from .plotting import two_panels
 
 
-def read_transitions(bags: list[Path], spec: RobotSpec, params: dict, dt: float):
+def read_transitions(bags: list[Path], spec: RobotSpec, params: dict, dt: float, ray=None):
     """Every recording under each of `bags` as transitions, saying what had to be skipped and why.
-    No transition spans two recordings."""
+    No transition spans two recordings. Side by side, one process per core, or with `ray` (connected,
+    see cluster.py) on its cluster's nodes."""
     data = RecordedData(spec.state, spec.command, dt, params.get("reset_topic", RESET_TOPIC))
-    data.add_paths(bags)  # side by side, one process per core
+    if ray is None:
+        data.add_paths(bags)
+    else:
+        from .cluster import read_recordings
+        read_recordings(ray, data, bags)
     for path, reason in data.unreadable.items():
         print(f"skipped unreadable bag {path}: {reason}")
     for reason, count in data.rejected().items():
@@ -29,17 +34,25 @@ def read_transitions(bags: list[Path], spec: RobotSpec, params: dict, dt: float)
     return transitions
 
 
-def train_from_bag(bags: list[Path], output: Path, robot: str = "arm", params_file: Path | None = None) -> dict:
+def train_from_bag(bags: list[Path], output: Path, robot: str = "arm", params_file: Path | None = None,
+                   ray_address: str | None = None) -> dict:
     """Read every bag under each of `bags`, train as the trainer node would (on a GPU where there
-    is one), and write a checkpoint."""
+    is one), and write a checkpoint. With `ray_address`, read and train on that Ray cluster."""
     params = node_parameters(params_file or robot_config(robot), "trainer")
     spec = RobotSpec.from_params(params)
     dt = 1.0 / float(params.get("control_rate", 20.0))
-    transitions = read_transitions(bags, spec, params, dt)
+    ray = None
+    if ray_address:
+        from .cluster import connect, describe, member_actors
+        ray = connect(ray_address)
+        print(f"reading and training on {describe(ray)}")
+    transitions = read_transitions(bags, spec, params, dt, ray)
     learner = DynamicsLearner(
         spec.model_signature(), dt,
         *learner_configs(read_parameters(LEARNER_PARAMETERS, params)),
-        torch_device(params.get("device", "auto")))
+        "cpu" if ray else torch_device(params.get("device", "auto")))  # on a cluster, each member picks its own
+    if ray is not None:
+        learner.place_members = member_actors(ray)
     with tqdm(total=learner.training.max_epochs, desc="training", unit="epoch") as bar:
         def report(epoch, metrics):
             bar.update(1)

@@ -2,7 +2,8 @@
 # Create a virtual environment with everything mbrl_ros needs on a machine without ROS (Python 3.11+,
 # no root), with ROS 2 Jazzy's wheels (ROS_DISTRO=kilted for Kilted's): .venv, or .venv-<distro> for a
 # distribution other than Jazzy. Prints the environment's folder. Safe to run again: it builds the
-# environment anew only when the requirement files change.
+# environment anew only when the requirement files change. Arguments name extras to add to it
+# (`scripts/setup.sh ray`: requirements-ray.txt, for `mbrl-ros train --ray`); an extra stays once added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,4 +29,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   } >&2
   echo "$wanted" > "$stamp"
 fi
+for extra in "$@"; do
+  if [ ! -f "requirements-$extra.txt" ]; then
+    echo "no extra named '$extra' (requirements-$extra.txt)" >&2
+    exit 2
+  fi
+  extra_stamp=$venv/.mbrl_ros_extra_$extra
+  extra_wanted=$(cat "requirements-$extra.txt" constraints.txt | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$extra_stamp" ] || [ "$(cat "$extra_stamp")" != "$extra_wanted" ]; then
+    "$venv/bin/python" -m pip install --quiet -r "requirements-$extra.txt" -c constraints.txt >&2
+    echo "$extra_wanted" > "$extra_stamp"
+  fi
+done
 echo "$venv"

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from mbrl_ros.core.data.transitions import Transitions
@@ -130,3 +131,48 @@ def test_beta_nll_with_beta_one_gives_the_mean_a_squared_errors_gradient_whateve
     at_the_error = torch.full((1, 1, 2), float(np.log(0.25)), requires_grad=True)  # variance = error^2
     gaussian_nll(torch.full((1, 1, 2), 0.5), at_the_error, torch.zeros(1, 1, 2), 1.0).sum().backward()
     torch.testing.assert_close(at_the_error.grad, torch.zeros(1, 1, 2), atol=1e-6, rtol=0)
+
+
+def test_members_trained_apart_in_step_are_the_members_trained_together():
+    """What a Ray cluster does with them (cluster.py), here: each member its own MemberFit."""
+    from mbrl_ros.core.models.training import Crew, MemberFit
+
+    data = make_data(2000, np.random.default_rng(2), noise=0.02)
+    config = TrainConfig(max_epochs=40, patience=2, seed=3)  # stops early, on the members' mean loss
+    torch.manual_seed(0)
+    together = GaussianEnsemble(2, 1, members=3, hidden=32, layers=2)
+    apart = GaussianEnsemble(2, 1, members=3, hidden=32, layers=2)
+    apart.load_state_dict(together.state_dict())
+    metrics = train_ensemble(together, data, config)
+    def one_fit_a_member(model, train, held_out, bootstrap, config):
+        return Crew([MemberFit(model.select([m]), train, held_out, bootstrap[m:m + 1], config, model.members)
+                     for m in range(model.members)])
+
+    apart_metrics = train_ensemble(apart, data, config, place_members=one_fit_a_member)
+    assert metrics["epoch"] < 40
+    assert apart_metrics["epoch"] == metrics["epoch"] and apart_metrics["mse"] == pytest.approx(metrics["mse"], 1e-5)
+    for name, value in together.state_dict().items():
+        assert torch.allclose(value, apart.state_dict()[name], atol=1e-5), name
+
+
+def test_members_selected_and_joined_predict_as_they_did_in_the_whole():
+    torch.manual_seed(0)
+    model = GaussianEnsemble(3, 2, members=4, hidden=16, layers=2)
+    model.set_normalization(torch.randn(50, 5) * 3 + 1, torch.randn(50, 3) * 0.1)
+    states, actions = torch.randn(7, 3).expand(4, -1, -1), torch.randn(7, 2).expand(4, -1, -1)
+    parts = [model.select([0, 1]), model.select([2]), model.select([3])]
+    joined = GaussianEnsemble.join(parts)
+    assert [p.members for p in parts] == [2, 1, 1] and joined.members == 4
+    for a, b in zip(model.predict(states, actions), joined.predict(states, actions)):
+        assert torch.equal(a, b)
+    assert torch.equal(parts[1].predict(states[:1], actions[:1])[0], model.predict(states, actions)[0][2:3])
+
+
+def test_a_checkpoint_with_one_variance_bound_for_all_members_loads_with_it_for_each():
+    model = GaussianEnsemble(3, 2, members=4, hidden=16, layers=2)
+    old = model.state_dict()
+    old["max_logvar"], old["min_logvar"] = torch.full((3,), 0.25), torch.full((3,), -7.0)
+    fresh = GaussianEnsemble(3, 2, members=4, hidden=16, layers=2)
+    fresh.load_state_dict(old)
+    assert fresh.max_logvar.shape == (4, 1, 3) and torch.all(fresh.max_logvar == 0.25)
+    assert torch.all(fresh.min_logvar == -7.0)

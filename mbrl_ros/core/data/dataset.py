@@ -53,14 +53,21 @@ class RecordedData:
             for path in paths:
                 self.add_path(path)
             return
-        empty = RecordedData(self.layout, self.command, self.dt, self.reset_topic)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for read in pool.map(_recording, [empty] * len(paths), paths):
-                self.bags += read.bags
-                self.unreadable |= read.unreadable
-                for reason, count in read.rejections.items():
-                    self.rejections[reason] = self.rejections.get(reason, 0) + count
-                self.parts += read.parts
+            for read in pool.map(_recording, [self.empty()] * len(paths), paths):
+                self.take(read)
+
+    def empty(self) -> "RecordedData":
+        """A RecordedData of the same robot with nothing read, for a worker to fill."""
+        return RecordedData(self.layout, self.command, self.dt, self.reset_topic)
+
+    def take(self, read: "RecordedData") -> None:
+        """What a worker read (into one of `empty`'s), after what this one holds."""
+        self.bags += read.bags
+        self.unreadable |= read.unreadable
+        for reason, count in read.rejections.items():
+            self.rejections[reason] = self.rejections.get(reason, 0) + count
+        self.parts += read.parts
 
     def refresh(self, directory: str | Path) -> list[Path]:
         """Read the chunks that closed since the last call; returns them."""

@@ -34,7 +34,8 @@ class GaussianEnsemble(nn.Module):
     """Predicts next state = state + delta, delta ~ N(mean, var), one Gaussian per member.
 
     Inputs are normalised with data statistics and so are the delta targets; the log-variance is
-    kept between learned soft bounds so that it cannot collapse or explode. `ignored_inputs` are
+    kept between learned soft bounds, each member's own, so that it cannot collapse or explode. The
+    members share nothing but the normalisation: each can be trained apart (`select`, `join`). `ignored_inputs` are
     state columns the dynamics do not depend on (a drone's position): they are predicted but not
     fed to the network, so what it learns in one place holds everywhere. `angle_columns`: (angle,
     sine, cosine) column triples of continuous joints: the network sees the angle as its sine and
@@ -52,8 +53,8 @@ class GaussianEnsemble(nn.Module):
         sizes = [state_dim + action_dim] + [hidden] * layers
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes, sizes[1:]))
         self.head = EnsembleLinear(members, hidden, 2 * state_dim)
-        self.max_logvar = nn.Parameter(torch.full((state_dim,), 0.5))
-        self.min_logvar = nn.Parameter(torch.full((state_dim,), -10.0))
+        self.max_logvar = nn.Parameter(torch.full((members, 1, state_dim), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((members, 1, state_dim), -10.0))
         for name, size in (("input", state_dim + action_dim), ("target", state_dim)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
             self.register_buffer(f"{name}_std", torch.ones(size))
@@ -68,6 +69,37 @@ class GaussianEnsemble(nn.Module):
         return {"state_dim": self.state_dim, "action_dim": self.action_dim, "members": self.members,
                 "hidden": self.hidden, "layers": self.num_layers, "ignored_inputs": list(self.ignored_inputs),
                 "angle_columns": [list(triple) for triple in self.angle_columns]}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Checkpoints written before the bounds were per member hold one bound for all: each member gets it."""
+        for name in ("max_logvar", "min_logvar"):
+            bound = state_dict.get(prefix + name)
+            if bound is not None and bound.dim() == 1:
+                state_dict[prefix + name] = bound.expand(self.members, 1, -1).clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def select(self, members: list[int]) -> "GaussianEnsemble":
+        """A copy holding only these members (and the normalisation), to train apart."""
+        config = self.config() | {"members": len(members)}
+        part = GaussianEnsemble(**config).to(self.input_mean.device)
+        index = torch.as_tensor(members, device=self.input_mean.device)
+        part.load_state_dict({name: value.index_select(0, index) if name in self._member_dim() else value
+                              for name, value in self.state_dict().items()})
+        return part
+
+    @classmethod
+    def join(cls, parts: list["GaussianEnsemble"]) -> "GaussianEnsemble":
+        """One ensemble of the members of `parts` (which share the normalisation), in order."""
+        config = parts[0].config() | {"members": sum(p.members for p in parts)}
+        whole = cls(**config).to(parts[0].input_mean.device)
+        states = [p.state_dict() for p in parts]
+        whole.load_state_dict({name: torch.cat([s[name] for s in states]) if name in whole._member_dim() else value
+                               for name, value in states[0].items()})
+        return whole
+
+    def _member_dim(self) -> set[str]:
+        """The parameters whose first dimension is the member."""
+        return {name for name, _ in self.named_parameters()}
 
     @property
     def input_scale(self) -> torch.Tensor:

@@ -55,9 +55,12 @@ class DynamicsLearner:
         column = signature["state"].index
         ignored = [column(n) for n in signature.get("ignored_inputs", ())]
         angles = [[column(n) for n in triple] for triple in signature.get("angles", ())]
-        self.model = GaussianEnsemble(len(signature["state"]), len(signature["commands"]), model.members,
-                                      model.hidden, model.layers, ignored, angles).to(device)
+        with torch.random.fork_rng(devices=[]):  # the same weights from the same seed, wherever trained
+            torch.manual_seed(training.seed)
+            self.model = GaussianEnsemble(len(signature["state"]), len(signature["commands"]), model.members,
+                                          model.hidden, model.layers, ignored, angles).to(device)
         self.version = 0
+        self.place_members = None  # where the members train: together here, or apart (see train_ensemble)
 
     def warm_start(self, checkpoint: str | Path) -> None:
         """Continue from an earlier checkpoint (same robot, same model shape)."""
@@ -68,7 +71,8 @@ class DynamicsLearner:
         self.model, self.version = model, int(metadata.get("version", 0))
 
     def train(self, data: Transitions, on_epoch=None) -> dict:
-        metrics = train_ensemble(self.model, data, self.training, on_epoch=on_epoch, warm=self.version > 0)
+        metrics = train_ensemble(self.model, data, self.training, on_epoch=on_epoch, warm=self.version > 0,
+                                 place_members=self.place_members)
         self.version += 1
         return metrics
 
