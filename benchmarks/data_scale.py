@@ -10,6 +10,10 @@ seconds to transitions, peak resident memory, the last and the slowest poll, the
     .venv/bin/python benchmarks/data_scale.py [--minutes 2 10 60] [--rate 500] [--keep DIR] \\
         [--out data_scale.json]
 
+With --fleet N, writes N robots' recordings of the first --minutes each instead and times `mbrl-ros
+train` on all of them (reading and training, --epochs epochs) in one process and, with --ray
+ADDRESS, on that Ray cluster: seconds and the held-out error of each model.
+
 The recording is written in pieces of one chunk, so its length is bounded by the disk only
 (about 14 MB per minute at 500 Hz).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -33,6 +38,7 @@ from std_msgs.msg import Float64MultiArray
 from mbrl_ros.core.data.bag import ChunkedBagWriter, closed_chunks
 from mbrl_ros.core.data.cdr import joint_state_layout
 from mbrl_ros.core.data.dataset import RecordedData
+from mbrl_ros.core.models.checkpoint import load_checkpoint
 from mbrl_ros.core.params import node_parameters
 from mbrl_ros.core.paths import robot_config
 from mbrl_ros.core.robots.robot import RobotSpec
@@ -134,19 +140,46 @@ def measure(minutes: float, rate: float, keep: Path | None) -> dict:
     return row
 
 
+def fleet(robots: int, minutes: float, rate: float, epochs: int, ray: str | None, keep: Path | None) -> dict:
+    root = Path(keep or tempfile.mkdtemp(prefix="data_scale_")) / f"fleet_{robots}x{minutes:g}min_{rate:g}hz"
+    recordings = [root / f"robot_{i}" for i in range(robots)]
+    messages = sum(write_recording(path, minutes, rate, seed=i) for i, path in enumerate(recordings))
+    params = root / "arm.yaml"
+    params.write_text(re.sub(r"max_epochs: \d+", f"max_epochs: {epochs}", robot_config("arm").read_text()))
+    row = {"robots": robots, "minutes": minutes, "rate_hz": rate, "messages": messages, "epochs": epochs}
+    for label, where in (("one_process", []), *((("ray", ["--ray", ray]),) if ray else ())):
+        output, started = root / f"{label}.pt", time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mbrl_ros.cli", "train", *(a for p in recordings for a in ("--bag", str(p))),
+                        "--params", str(params), "--output", str(output), *where], check=True, capture_output=True)
+        metrics = load_checkpoint(output)[1]["metrics"]
+        row[label] = {"seconds": time.perf_counter() - started, "held_out_mse": metrics["mse"],
+                      "held_out_nll": metrics["nll"], "train_size": int(metrics["train_size"])}
+        print(f"{robots} x {minutes:g} min at {rate:g} Hz ({messages:,} messages), {label}: read and trained "
+              f"({epochs} epochs) in {row[label]['seconds']:.1f} s, held-out MSE {metrics['mse']:.5f}", flush=True)
+    if keep is None:
+        subprocess.run(["rm", "-rf", str(root.parent)], check=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 10.0])
     parser.add_argument("--rate", type=float, default=500.0, help="joint states per second")
     parser.add_argument("--keep", type=Path, help="write the recordings here and keep them")
     parser.add_argument("--out", default="data_scale.json")
+    parser.add_argument("--fleet", type=int, metavar="N", help="N robots' recordings trained into one model")
+    parser.add_argument("--epochs", type=int, default=10, help="with --fleet: training epochs")
+    parser.add_argument("--ray", metavar="ADDRESS", help="with --fleet: also on this Ray cluster")
     parser.add_argument("--read", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["offline", "trainer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read:
         print(json.dumps(read(args.read, args.mode)))
         return
-    rows = [measure(minutes, args.rate, args.keep) for minutes in args.minutes]
+    if args.fleet:
+        rows = [fleet(args.fleet, args.minutes[0], args.rate, args.epochs, args.ray, args.keep)]
+    else:
+        rows = [measure(minutes, args.rate, args.keep) for minutes in args.minutes]
     Path(args.out).write_text(json.dumps(rows, indent=2))
     print(f"wrote {args.out}")
 

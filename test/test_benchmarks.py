@@ -88,3 +88,14 @@ def test_the_data_scale_benchmark_writes_an_arms_recording_and_reads_it_as_the_t
     assert offline["rejected"] == trainer["rejected"] == 0 and offline["transitions"] >= 15 * 20 - 2
     assert offline["transitions"] - 5 <= trainer["transitions"] < offline["transitions"], "the newest wait"
     assert trainer["last_poll_s"] > 0 and offline["peak_rss_mb"] > 0
+
+
+def test_the_data_scale_benchmark_trains_one_model_from_a_fleets_recordings_with_the_cli(tmp_path):
+    out = tmp_path / "fleet.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "data_scale.py"), "--fleet", "2", "--minutes", "0.25", "--rate",
+                    "100", "--epochs", "2", "--keep", str(tmp_path / "fleet"), "--out", str(out)], check=True,
+                   capture_output=True, timeout=300)
+    row = json.loads(out.read_text())[0]
+    assert row["messages"] == 2 * (15 * 100 + 15 * 20) and "ray" not in row
+    assert row["one_process"]["train_size"] >= 0.85 * 2 * (15 * 20 - 2) and row["one_process"]["held_out_mse"] > 0
+    assert len(list((tmp_path / "fleet").rglob("one_process.pt"))) == 1
