@@ -8,6 +8,7 @@ loses at most the open chunk.
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,13 +92,14 @@ class ChunkedBagWriter:
             self.index += 1
 
 
-def closed_chunks(directory: str | Path) -> list[Path]:
-    """The complete rosbag2 directories under `directory`, oldest name first."""
+def closed_chunks(directory: str | Path, known: Container[Path] = ()) -> list[Path]:
+    """The complete rosbag2 directories under `directory` but the `known` ones (looked at no further),
+    oldest name first."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir()
-                  if p.is_dir() and not p.name.endswith(ACTIVE_SUFFIX) and (p / "metadata.yaml").exists())
+    return sorted(p for p in directory.iterdir() if p not in known and p.is_dir()
+                  and not p.name.endswith(ACTIVE_SUFFIX) and (p / "metadata.yaml").exists())
 
 
 def find_bags(path: str | Path) -> list[Path]:

@@ -29,6 +29,7 @@ class RecordedData:
         self.layout, self.command, self.dt, self.reset_topic = layout, command, dt, reset_topic
         self.bags: list[Path] = []  # read, in the order read
         self.unreadable: dict[Path, str] = {}
+        self.seen: set[Path] = set()  # bags read or found unreadable: a poll looks at new chunks only
         self.rejections: dict[str, int] = {}  # reason -> messages that could not be used
         self.parts: list[Transitions] = []
         self.chunks = self._timeline()  # the logger's chunks: one recording that goes on
@@ -65,19 +66,21 @@ class RecordedData:
         """What a worker read (into one of `empty`'s), after what this one holds."""
         self.bags += read.bags
         self.unreadable |= read.unreadable
+        self.seen |= {*read.bags, *read.unreadable}
         for reason, count in read.rejections.items():
             self.rejections[reason] = self.rejections.get(reason, 0) + count
         self.parts += read.parts
 
     def refresh(self, directory: str | Path) -> list[Path]:
         """Read the chunks that closed since the last call; returns them."""
-        return [c for c in closed_chunks(directory) if self._read(c, self.chunks, self.layout)]
+        return [c for c in closed_chunks(directory, self.seen) if self._read(c, self.chunks, self.layout)]
 
     def _read(self, bag: Path, recording: TransitionStream, layout: StateLayout) -> bool:
         """Read a bag not seen before into its recording, a piece at a time. An unreadable one is
         remembered with the reason and skipped (from where it failed: what came before is kept)."""
-        if bag in self.bags or bag in self.unreadable:
+        if bag in self.seen:
             return False
+        self.seen.add(bag)
         try:
             for series in read_pieces([bag], layout, self.command, self.reset_topic):
                 for reason, count in series.rejected.items():
