@@ -7,7 +7,7 @@ it in a fresh process, as `mbrl-ros train --bag` does and as the trainer node do
 appearing one at a time, each poll timed), and reports per length: messages per second decoded,
 seconds to transitions, peak resident memory, the last and the slowest poll, the transitions.
 
-    .venv/bin/python benchmarks/data_scale.py [--minutes 2 10 60] [--rate 500] [--keep DIR] \\
+    .venv/bin/python benchmarks/data_scale.py [--minutes 2 10 60 480] [--rate 500] [--keep DIR] \\
         [--out data_scale.json]
 
 With --fleet N, writes N robots' recordings of the first --minutes each instead and times `mbrl-ros
