@@ -147,10 +147,12 @@ def fleet(robots: int, minutes: float, rate: float, epochs: int, ray: str | None
     params = root / "arm.yaml"
     params.write_text(re.sub(r"max_epochs: \d+", f"max_epochs: {epochs}", robot_config("arm").read_text()))
     row = {"robots": robots, "minutes": minutes, "rate_hz": rate, "messages": messages, "epochs": epochs}
-    for label, where in (("one_process", []), *((("ray", ["--ray", ray]),) if ray else ())):
+    bags = [argument for path in recordings for argument in ("--bag", str(path))]
+    places = {"one_process": []} | ({"ray": ["--ray", ray]} if ray else {})
+    for label, where in places.items():
         output, started = root / f"{label}.pt", time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mbrl_ros.cli", "train", *(a for p in recordings for a in ("--bag", str(p))),
-                        "--params", str(params), "--output", str(output), *where], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "mbrl_ros.cli", "train", *bags, "--params", str(params),
+                        "--output", str(output), *where], check=True, capture_output=True)
         metrics = load_checkpoint(output)[1]["metrics"]
         row[label] = {"seconds": time.perf_counter() - started, "held_out_mse": metrics["mse"],
                       "held_out_nll": metrics["nll"], "train_size": int(metrics["train_size"])}

@@ -35,8 +35,8 @@ class GaussianEnsemble(nn.Module):
 
     Inputs are normalised with data statistics and so are the delta targets; the log-variance is
     kept between learned soft bounds, each member's own, so that it cannot collapse or explode. The
-    members share nothing but the normalisation: each can be trained apart (`select`, `join`). `ignored_inputs` are
-    state columns the dynamics do not depend on (a drone's position): they are predicted but not
+    members share nothing but the normalisation: each can be trained apart (`select`, `join`).
+    `ignored_inputs` are state columns the dynamics do not depend on (a drone's position): they are predicted but not
     fed to the network, so what it learns in one place holds everywhere. `angle_columns`: (angle,
     sine, cosine) column triples of continuous joints: the network sees the angle as its sine and
     cosine and predicts the angle's change, and the sine and cosine of a prediction are those of its
@@ -80,24 +80,25 @@ class GaussianEnsemble(nn.Module):
 
     def select(self, members: list[int]) -> "GaussianEnsemble":
         """A copy holding only these members (and the normalisation), to train apart."""
-        config = self.config() | {"members": len(members)}
-        part = GaussianEnsemble(**config).to(self.input_mean.device)
-        index = torch.as_tensor(members, device=self.input_mean.device)
-        part.load_state_dict({name: value.index_select(0, index) if name in self._member_dim() else value
+        part = GaussianEnsemble(**self.config() | {"members": len(members)}).to(self.input_mean.device)
+        index, per_member = torch.as_tensor(members, device=self.input_mean.device), self._per_member()
+        part.load_state_dict({name: value.index_select(0, index) if name in per_member else value
                               for name, value in self.state_dict().items()})
         return part
 
     @classmethod
     def join(cls, parts: list["GaussianEnsemble"]) -> "GaussianEnsemble":
-        """One ensemble of the members of `parts` (which share the normalisation), in order."""
-        config = parts[0].config() | {"members": sum(p.members for p in parts)}
-        whole = cls(**config).to(parts[0].input_mean.device)
-        states = [p.state_dict() for p in parts]
-        whole.load_state_dict({name: torch.cat([s[name] for s in states]) if name in whole._member_dim() else value
+        """One ensemble of the members of `parts` (which share the normalisation), in order; one part
+        is itself."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls(**parts[0].config() | {"members": sum(p.members for p in parts)}).to(parts[0].input_mean.device)
+        states, per_member = [p.state_dict() for p in parts], whole._per_member()
+        whole.load_state_dict({name: torch.cat([s[name] for s in states]) if name in per_member else value
                                for name, value in states[0].items()})
         return whole
 
-    def _member_dim(self) -> set[str]:
+    def _per_member(self) -> set[str]:
         """The parameters whose first dimension is the member."""
         return {name for name, _ in self.named_parameters()}
 
